@@ -1,0 +1,1 @@
+"""The fleet cloud service (FastAPI)."""

@@ -1,0 +1,1 @@
+"""Fleet web UI, Grafana dashboards and Prometheus rules (assets)."""

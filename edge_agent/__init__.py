@@ -1,0 +1,1 @@
+"""The printer-host daemon (job queue, supervisor, MQTT link, OctoPrint-compatible API)."""

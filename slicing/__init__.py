@@ -1,0 +1,1 @@
+"""The 3D Pot slicer: mesh in, G-code out."""

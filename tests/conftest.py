@@ -1,0 +1,7 @@
+"""Shared pytest fixtures: each infrastructure piece lives in a module of tests/fixtures."""
+
+pytest_plugins = [
+    "tests.fixtures.broker",
+    "tests.fixtures.database",
+    "tests.fixtures.printer",
+]

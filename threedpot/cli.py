@@ -1,0 +1,21 @@
+"""The `3dpot` console script: one typer app, each command's body lives in `threedpot.commands`."""
+
+from __future__ import annotations
+
+import typer
+
+from threedpot.commands import print_file, virtual_printer
+
+app = typer.Typer(
+    name="3dpot",
+    help="3D Pot: edge-first 3D-printer controller with cloud sync.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("virtual-printer")(virtual_printer.command)
+app.command("print")(print_file.command)
+
+
+def main() -> None:
+    app()
