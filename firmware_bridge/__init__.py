@@ -1,1 +1,1 @@
-"""Talks to one printer: serial transport, G-code line protocol, firmware flavours, streamer, virtual printer."""
+"""Talks to one printer: serial transport, G-code line protocol, flavours, streamer, virtual printer."""

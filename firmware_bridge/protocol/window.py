@@ -1,0 +1,373 @@
+"""The send-ahead window: which framed lines go to the firmware, when, and what each reply means.
+
+Pure and synchronous (sans-I/O): the link feeds it replies and clock ticks, and writes whatever
+bytes it hands back. Every rule here is about one fact of Marlin-style firmware:
+
+* every line the firmware *reads* earns exactly one `ok` (accepted, or rejected with
+  `Error:...` / `Resend: N` / `ok`), so in-flight lines are counted, not guessed;
+* lines in flight are bounded by the firmware's command buffer (lines) and its serial receive
+  buffer (bytes), so nothing is ever dropped for lack of room;
+* `Resend: N` means "everything before N is accepted, N and later were thrown away": resend from
+  history, in order. Each discarded line that was already on its way provokes one more
+  `Resend: N`; those repeats are swallowed, and their `ok`s release the discarded lines' room
+  without acknowledging anything;
+* an `ok` lost on the wire is recovered by a numbered `M105` probe: its `ok T:...` can only come
+  after every earlier line was processed, so the lines before it are settled. A probe goes out
+  after silence (`probe_after_s`) or at once when a garbled reply suggests an `ok` was eaten.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from firmware_bridge.flavours import Flavour
+from firmware_bridge.protocol.framing import command_word, frame, is_emergency, validate_command
+from firmware_bridge.protocol.replies import Busy, FirmwareError, Ok, Reply, Resend, UnknownCommand, Wait
+
+LONG_COMMANDS = frozenset({"G28", "G29", "M109", "M190", "M191", "M303", "M400", "G4", "M0", "M1", "M600"})
+PROBE_COMMAND = "M105"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimits:
+    """How much the firmware can hold: lines in its command buffer, bytes in its receive buffer."""
+
+    max_lines: int = 4
+    max_bytes: int = 128
+    #: lines kept for resends; far deeper than any window (OctoPrint keeps 50 and dies past it).
+    history: int = 4096
+    #: seconds without any reply, while lines are outstanding, before a probe goes out.
+    probe_after_s: float = 2.5
+    #: learn max_lines from ADVANCED_OK `B` fields (when the profile did not pin it).
+    learn_from_advanced_ok: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_lines < 1 or self.max_bytes < 16:
+            raise ValueError("a window needs at least 1 line and 16 bytes")
+        if self.history < 2 * self.max_lines:
+            raise ValueError("history must be deeper than the window")
+
+
+@dataclass(slots=True)
+class _Sent:
+    line_no: int | None
+    ticket: int | None
+    nbytes: int
+    word: str
+    discarded: bool = False
+    emergency: bool = False
+
+
+@dataclass(slots=True)
+class WindowStats:
+    lines_sent: int = 0
+    bytes_sent: int = 0
+    resends: int = 0  # lines sent again
+    resend_requests: int = 0
+    ignored_resend_requests: int = 0
+    bogus_resend_requests: int = 0
+    probes: int = 0
+    timeouts: int = 0
+    stray_oks: int = 0
+    garbled_replies: int = 0
+    firmware_errors: int = 0
+
+
+class SendWindow:
+    """Send-ahead window over one firmware connection. See the module docstring for the rules."""
+
+    def __init__(self, limits: WindowLimits, flavour: Flavour, now: float = 0.0) -> None:
+        self.limits = limits
+        self.flavour = flavour
+        self.max_lines = limits.max_lines
+        self.stats = WindowStats()
+        #: highest ticket whose line the firmware acknowledged (tickets count submitted commands).
+        self.acked_ticket = -1
+        self._pending: deque[tuple[int, str]] = deque()
+        self._next_ticket = 0
+        self._next_line = 1
+        self._history: dict[int, tuple[int | None, str, bytes]] = {}
+        self._resend_from: int | None = None
+        self._inflight: deque[_Sent] = deque()
+        self._inflight_bytes = 0
+        self._inflight_lines = 0
+        self._out = bytearray()
+        self._last_rx = now
+        self._last_probe = now
+        self._rewind_target: int | None = None
+        self._repeats_to_swallow = 0
+        self._error_oks_due = 0
+        self._stray_oks_due = 0
+        self._sync_wanted = False
+        self._max_b_seen = -1
+
+    # ---- what the host asks -------------------------------------------------------------------
+
+    def submit(self, command: str) -> int:
+        """Queue one clean command; returns its ticket (tickets count up from 0 in submit order)."""
+        validate_command(command)
+        ticket = self._next_ticket
+        self._next_ticket += 1
+        self._pending.append((ticket, command))
+        return ticket
+
+    def restart_numbering(self) -> None:
+        """Next line goes out as `N0 M110 N0`: the firmware's line counter is set to 0."""
+        self._history.clear()
+        self._resend_from = None
+        self._rewind_target = None
+        self._repeats_to_swallow = 0
+        self._next_line = 0
+        ticket = self._next_ticket
+        self._next_ticket += 1
+        self._pending.appendleft((ticket, "M110 N0"))
+
+    def emergency(self, command: str) -> bytes:
+        """Bytes to write *now*, outside the window (M112/M108/M410 for an emergency parser)."""
+        word = command_word(validate_command(command))
+        if not is_emergency(command):
+            raise ValueError(f"{command!r} is not an emergency command")
+        data = f"{command}\n".encode("ascii")
+        if word != "M112":  # the firmware also queues M108/M410 and answers them with an ok
+            self._inflight.append(_Sent(None, None, len(data), word, emergency=True))
+            self._inflight_bytes += len(data)
+        self.stats.bytes_sent += len(data)
+        return data
+
+    def clear_pending(self) -> int:
+        """Drop every command not yet sent (cancel); returns how many were dropped."""
+        dropped = len(self._pending)
+        self._pending.clear()
+        return dropped
+
+    def firmware_reset(self) -> None:
+        """The board rebooted (`start`): whatever was in flight is gone; numbering starts over."""
+        self._inflight.clear()
+        self._inflight_bytes = 0
+        self._inflight_lines = 0
+        self._pending.clear()
+        self._history.clear()
+        self._resend_from = None
+        self._rewind_target = None
+        self._repeats_to_swallow = 0
+        self._error_oks_due = 0
+        self._stray_oks_due = 0
+        self._sync_wanted = False
+        self._next_line = 1
+
+    # ---- what the host reads ------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing to resend, nothing awaiting an ok."""
+        return not self._pending and not self._inflight and self._resend_from is None
+
+    @property
+    def next_ticket(self) -> int:
+        return self._next_ticket
+
+    def take_output(self, now: float) -> bytes:
+        """Fill the window and return the bytes to write (b'' when nothing may go now)."""
+        self._fill()
+        if not self._out:
+            return b""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    # ---- what the firmware says ---------------------------------------------------------------
+
+    def on_reply(self, reply: Reply, now: float) -> None:
+        self._last_rx = now
+        if isinstance(reply, Ok):
+            self._on_ok(reply)
+        elif isinstance(reply, Resend):
+            self._on_resend(reply.line_no)
+        elif isinstance(reply, UnknownCommand):
+            if not any(s.word == reply.command.split(" ")[0].upper() for s in self._inflight):
+                self._stray_oks_due += 1  # a fragment of a garbled line: its ok belongs to no line of ours
+        elif isinstance(reply, FirmwareError):
+            self.stats.firmware_errors += 1
+        elif isinstance(reply, Wait) and self._inflight:
+            self._sync_wanted = True  # idle firmware while we wait for oks: settle the count
+        elif isinstance(reply, Busy):
+            pass
+
+    def on_garbage(self, now: float) -> None:
+        """A reply line that was not valid text or not recognisable: it may have been an ok."""
+        self._last_rx = now
+        self.stats.garbled_replies += 1
+        if self._inflight:
+            self._sync_wanted = True
+
+    def on_tick(self, now: float) -> bytes:
+        """Called periodically; returns probe bytes to write when the firmware went silent."""
+        if not self._inflight:
+            return b""
+        silence = now - max(self._last_rx, self._last_probe)
+        oldest = next((s for s in self._inflight if not s.discarded), None)
+        limit = self.limits.probe_after_s
+        if oldest is not None and oldest.word in LONG_COMMANDS and not self.flavour.sends_busy:
+            limit = max(limit, self.flavour.long_command_timeout_s)
+        if silence < limit:
+            return b""
+        self.stats.timeouts += 1
+        self._last_probe = now
+        self._repeats_to_swallow = 0  # our view is off: trust the firmware's next word
+        self._send_probe()
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    # ---- internals ------------------------------------------------------------------------------
+
+    def _room_for(self, nbytes: int) -> bool:
+        if self._inflight_lines >= self.max_lines:
+            return False
+        return self._inflight_bytes + nbytes <= self.limits.max_bytes or not self._inflight
+
+    def _emit(self, line_no: int, ticket: int | None, command: str, data: bytes) -> None:
+        self._out += data
+        self._inflight.append(_Sent(line_no, ticket, len(data), command_word(command)))
+        self._inflight_bytes += len(data)
+        self._inflight_lines += 1
+        self.stats.lines_sent += 1
+        self.stats.bytes_sent += len(data)
+
+    def _new_line(self, ticket: int | None, command: str) -> tuple[int, bytes]:
+        line_no = self._next_line
+        data = frame(line_no, command)
+        self._next_line += 1
+        self._history[line_no] = (ticket, command, data)
+        stale = line_no - self.limits.history
+        if stale in self._history:
+            del self._history[stale]
+        return line_no, data
+
+    def _fill(self) -> None:
+        while True:
+            if self._resend_from is not None:
+                ticket, command, data = self._history[self._resend_from]
+                if not self._room_for(len(data)):
+                    return
+                self._emit(self._resend_from, ticket, command, data)
+                self.stats.resends += 1
+                self._resend_from += 1
+                if self._resend_from >= self._next_line:
+                    self._resend_from = None
+                continue
+            if self._sync_wanted:
+                if not self._room_for(16):
+                    return
+                self._sync_wanted = False
+                self._send_probe()
+                continue
+            if not self._pending:
+                return
+            ticket, command = self._pending[0]
+            line_no = self._next_line
+            data = frame(line_no, command)
+            if not self._room_for(len(data)):
+                return
+            self._pending.popleft()
+            self._new_line(ticket, command)
+            self._emit(line_no, ticket, command, data)
+
+    def _send_probe(self) -> None:
+        self.stats.probes += 1
+        line_no, data = self._new_line(None, PROBE_COMMAND)
+        self._emit(line_no, None, PROBE_COMMAND, data)
+
+    def _release(self, sent: _Sent, acknowledge: bool) -> None:
+        self._inflight_bytes -= sent.nbytes
+        if not sent.emergency:
+            self._inflight_lines -= 1
+        if acknowledge and not sent.discarded and sent.ticket is not None:
+            self.acked_ticket = max(self.acked_ticket, sent.ticket)
+
+    def _pop_first(self, discarded: bool | None) -> _Sent | None:
+        """Remove the oldest in-flight entry (of the wanted kind when it exists)."""
+        if discarded is not None:
+            for i, sent in enumerate(self._inflight):
+                if sent.discarded == discarded:
+                    del self._inflight[i]
+                    return sent
+        return self._inflight.popleft() if self._inflight else None
+
+    def _on_ok(self, ok: Ok) -> None:
+        if ok.buffer_free is not None:
+            self._learn(ok.buffer_free)
+        if self._stray_oks_due:
+            self._stray_oks_due -= 1
+            self.stats.stray_oks += 1
+            return
+        if not self._inflight:
+            self.stats.stray_oks += 1
+            return
+        if self._error_oks_due:
+            self._error_oks_due -= 1
+            sent = self._pop_first(discarded=True)
+            if sent is not None:
+                self._release(sent, acknowledge=False)
+            return
+        if ok.temperatures and self.flavour.m105_ok_carries_temps:
+            # `ok T:...` answers the oldest M105 in flight; every line before it is processed.
+            for i, sent in enumerate(self._inflight):
+                if sent.word == PROBE_COMMAND and not sent.discarded:
+                    for _ in range(i + 1):
+                        done = self._inflight.popleft()
+                        self._release(done, acknowledge=True)
+                    return
+        sent = self._pop_first(discarded=False)
+        if sent is not None:
+            self._release(sent, acknowledge=True)
+
+    def _on_resend(self, line_no: int) -> None:
+        self.stats.resend_requests += 1
+        if self.flavour.ok_after_resend:
+            self._error_oks_due += 1
+        if line_no == self._rewind_target and self._repeats_to_swallow > 0:
+            self._repeats_to_swallow -= 1
+            self.stats.ignored_resend_requests += 1
+            self._release_rejected()
+            return
+        if line_no >= self._next_line or line_no not in self._history:
+            self.stats.bogus_resend_requests += 1
+            self._sync_wanted = True
+            self._release_rejected()
+            return
+        later = 0
+        for sent in self._inflight:
+            if sent.line_no is not None and sent.line_no >= line_no and not sent.discarded:
+                sent.discarded = True
+                later += sent.line_no > line_no
+        self._rewind_target = line_no
+        self._repeats_to_swallow = later
+        self._resend_from = line_no
+        ticket = self._history[line_no][0]
+        if ticket is not None:  # the firmware holds everything before N and nothing from N on
+            self.acked_ticket = min(self.acked_ticket, ticket - 1)
+        self._release_rejected()
+
+    def _release_rejected(self) -> None:
+        """Firmwares that send no ok after a resend free the rejected line's room with the resend."""
+        if self.flavour.ok_after_resend:
+            return
+        sent = self._pop_first(discarded=True)
+        if sent is not None:
+            self._release(sent, acknowledge=False)
+
+    def _learn(self, buffer_free: int) -> None:
+        if not self.limits.learn_from_advanced_ok or buffer_free <= self._max_b_seen:
+            return
+        self._max_b_seen = buffer_free
+        self.max_lines = max(self.limits.max_lines, buffer_free + 1)

@@ -1,0 +1,263 @@
+"""Streams a G-code file through a PrinterLink: progress, pause, resume, cancel, and where it stopped.
+
+The streamer only feeds commands and books what the firmware acknowledged; the link owns the wire.
+It knows the last acknowledged file line at every moment, which is what recovery needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from firmware_bridge import gcode_file
+from firmware_bridge.errors import FirmwareHalted, FirmwareReset, PortError
+from firmware_bridge.gcode_file import SourceLine
+from firmware_bridge.link import PrinterLink
+from firmware_bridge.protocol.framing import command_word
+from firmware_bridge.protocol.temperatures import Position
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CANCEL_SCRIPT: tuple[str, ...] = ("M104 S0", "M140 S0", "M107", "G91", "G1 Z5 F600", "G90", "M84")
+PROGRESS_EVERY_S = 0.1
+
+
+class Outcome(Enum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the firmware halted (thermal runaway, kill(), M112)
+    INTERRUPTED = "interrupted"  # the board reset or the port went away: resumable
+
+
+@dataclass(slots=True)
+class Progress:
+    bytes_total: int
+    lines_total: int
+    layers_total: int
+    bytes_acked: int = 0
+    lines_acked: int = 0
+    layer: int = -1
+    last_acked_file_line: int = -1
+    elapsed_s: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes_acked / self.bytes_total if self.bytes_total else 1.0
+
+
+@dataclass(slots=True)
+class MachineState:
+    """What the streamed G-code has set so far: restored after a pause, saved for recovery."""
+
+    targets_c: dict[str, float] = field(default_factory=dict)
+    fan_speed: int = 0
+    absolute_xyz: bool = True
+    absolute_e: bool = True
+    feed_mm_min: float | None = None
+
+    def track(self, command: str) -> None:
+        word = command_word(command)
+        if word in ("M104", "M109", "M140", "M190"):
+            value = _arg(command, "S") or _arg(command, "R")
+            heater = "bed" if word in ("M140", "M190") else f"tool{int(_arg(command, 'T') or 0)}"
+            if value is not None:
+                self.targets_c[heater] = value
+        elif word == "M106":
+            self.fan_speed = int(_arg(command, "S") or 255)
+        elif word == "M107":
+            self.fan_speed = 0
+        elif word == "G90":
+            self.absolute_xyz = self.absolute_e = True
+        elif word == "G91":
+            self.absolute_xyz = self.absolute_e = False
+        elif word == "M82":
+            self.absolute_e = True
+        elif word == "M83":
+            self.absolute_e = False
+        elif word in ("G0", "G1"):
+            feed = _arg(command, "F")
+            if feed is not None:
+                self.feed_mm_min = feed
+
+
+def _arg(command: str, letter: str) -> float | None:
+    for part in command.split()[1:]:
+        if part[:1].upper() == letter:
+            try:
+                return float(part[1:])
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PausedAt:
+    position: Position | None
+    file_line: int
+    machine: MachineState
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    outcome: Outcome
+    progress: Progress
+    cause: str = ""
+    seconds: float = 0.0
+
+
+class Streamer:
+    """Streams one file at a time through `link`."""
+
+    def __init__(
+        self,
+        link: PrinterLink,
+        *,
+        cancel_script: Sequence[str] = DEFAULT_CANCEL_SCRIPT,
+        pause_script: Sequence[str] = (),
+        resume_travel_mm_min: float = 6000.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.link = link
+        self.cancel_script = tuple(cancel_script)
+        self.pause_script = tuple(pause_script)
+        self.resume_travel_mm_min = resume_travel_mm_min
+        self.machine = MachineState()
+        self.progress: Progress | None = None
+        self.paused_at: PausedAt | None = None
+        self._clock = clock
+        self._feeding = asyncio.Event()
+        self._feeding.set()
+        self._cancelled = False
+        self._tickets: deque[tuple[int, SourceLine]] = deque()
+
+    # ---- control ----------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return not self._feeding.is_set()
+
+    async def pause(self) -> PausedAt:
+        """Stop feeding, let the printer finish what it holds (M400), read where it stands (M114)."""
+        self._feeding.clear()
+        await self.link.drain()
+        self._settle()
+        await self.link.execute("M400")
+        await self.link.execute("M114")
+        for command in self.pause_script:
+            await self.link.execute(command)
+        file_line = self.progress.last_acked_file_line if self.progress else -1
+        self.paused_at = PausedAt(self.link.status.position, file_line, _copy(self.machine))
+        return self.paused_at
+
+    async def resume(self) -> None:
+        """Put the head back where the pause found it (when a pause script moved it), feed again."""
+        at = self.paused_at
+        if at is not None and self.pause_script and at.position is not None:
+            pos = at.position
+            await self.link.execute("G90")
+            await self.link.execute(f"G1 X{pos.x_mm:.3f} Y{pos.y_mm:.3f} F{self.resume_travel_mm_min:.0f}")
+            await self.link.execute(f"G1 Z{pos.z_mm:.3f}")
+            await self.link.execute(f"G92 E{pos.e_mm:.5f}")
+            if not at.machine.absolute_xyz:
+                await self.link.execute("G91")
+            if not at.machine.absolute_e:
+                await self.link.execute("M83")
+        self.paused_at = None
+        self._feeding.set()
+
+    def cancel(self) -> None:
+        """Stop feeding now and drop what is queued; `stream` then runs the cancel script."""
+        self._cancelled = True
+        self.link.clear_pending()
+        self._feeding.set()
+
+    # ---- streaming --------------------------------------------------------------------------
+
+    async def stream(
+        self,
+        path: Path,
+        *,
+        start_line: int = 0,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> StreamResult:
+        summary = gcode_file.scan(path)
+        progress = Progress(summary.size_bytes, summary.commands, summary.layers)
+        self.progress = progress
+        self._cancelled = False
+        self._tickets.clear()
+        started = self._clock()
+        last_report = started
+        try:
+            self.link.restart_numbering()
+            for source in gcode_file.read(path, start_line):
+                if not self._feeding.is_set():
+                    await self._feeding.wait()
+                if self._cancelled:
+                    break
+                self.machine.track(source.command)
+                ticket = await self.link.submit(source.command)
+                self._tickets.append((ticket, source))
+                if len(self._tickets) > 32:
+                    self._settle()
+                now = self._clock()
+                if on_progress is not None and now - last_report >= PROGRESS_EVERY_S:
+                    progress.elapsed_s = now - started
+                    on_progress(progress)
+                    last_report = now
+            await self.link.drain()
+            self._settle()
+            if self._cancelled:
+                for command in self.cancel_script:
+                    await self.link.execute(command)
+                outcome = Outcome.CANCELLED
+            else:
+                outcome = Outcome.COMPLETED
+                progress.bytes_acked = progress.bytes_total
+            cause = ""
+        except FirmwareHalted as exc:
+            outcome, cause = Outcome.FAILED, str(exc)
+        except (FirmwareReset, PortError) as exc:
+            outcome, cause = Outcome.INTERRUPTED, str(exc)
+        finally:
+            self._settle()
+            progress.elapsed_s = self._clock() - started
+            if on_progress is not None:
+                on_progress(progress)
+        if outcome is Outcome.INTERRUPTED:
+            cause += f"; last acknowledged file line {progress.last_acked_file_line + 1}"
+        log.info("stream of %s: %s %s", path.name, outcome.value, cause)
+        return StreamResult(outcome, progress, cause, progress.elapsed_s)
+
+    def _settle(self) -> None:
+        """Book every command the firmware has acknowledged since the last call."""
+        progress = self.progress
+        if progress is None:
+            return
+        acked = self.link.window.acked_ticket
+        tickets = self._tickets
+        last: SourceLine | None = None
+        count = 0
+        while tickets and tickets[0][0] <= acked:
+            last = tickets.popleft()[1]
+            count += 1
+        if last is not None:
+            progress.lines_acked += count
+            progress.bytes_acked = last.end_offset
+            progress.layer = last.layer
+            progress.last_acked_file_line = last.file_line
+
+
+def _copy(machine: MachineState) -> MachineState:
+    return MachineState(
+        dict(machine.targets_c),
+        machine.fan_speed,
+        machine.absolute_xyz,
+        machine.absolute_e,
+        machine.feed_mm_min,
+    )
