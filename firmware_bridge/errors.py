@@ -1,14 +1,14 @@
 """Every error the bridge raises, one tree:
 
-    BridgeError
-     ├── PortError                 the serial port itself
-     │    ├── PortNotFound         no such device (unplugged before open, wrong path)
-     │    ├── PortBusy             another program holds it
-     │    └── PortDisconnected     it went away while open (USB unplug, pty closed)
-     ├── HandshakeFailed           the port opened but no firmware answered like a printer
-     ├── FirmwareHalted            the firmware reported a fatal error (thermal runaway, kill(), M112)
-     ├── FirmwareReset             the board rebooted (`start`) while work was in flight
-     └── StreamCancelled           a stream was cancelled by the user
+BridgeError
+ ├── PortError                 the serial port itself
+ │    ├── PortNotFound         no such device (unplugged before open, wrong path)
+ │    ├── PortBusy             another program holds it
+ │    └── PortDisconnected     it went away while open (USB unplug, pty closed)
+ ├── HandshakeFailed           the port opened but no firmware answered like a printer
+ ├── FirmwareHalted            the firmware reported a fatal error (thermal runaway, kill(), M112)
+ ├── FirmwareReset             the board rebooted (`start`) while work was in flight
+ └── StreamCancelled           a stream was cancelled by the user
 """
 
 from __future__ import annotations

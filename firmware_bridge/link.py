@@ -71,12 +71,18 @@ class PrinterStatus:
     busy_reason: str = ""
 
 
-_GARBAGE = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f-\xff]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
 
 
-def _is_garbage(raw: bytes) -> bool:
-    """Bytes no firmware sends in a reply: control characters or anything outside ASCII."""
-    return _GARBAGE.search(raw) is not None
+def _decode(raw: bytes) -> str | None:
+    """The reply as text, or None for bytes no firmware sends: control characters, invalid UTF-8
+    (RepRapFirmware writes `°C`, so UTF-8 is valid; a flipped high bit rarely is)."""
+    if _CONTROL.search(raw) is not None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 class PrinterLink:
@@ -269,11 +275,11 @@ class PrinterLink:
             if not raw:
                 continue
             self.stats.reply_lines += 1
-            if _is_garbage(raw):
+            text = _decode(raw)
+            if text is None:
                 self.stats.garbage_lines += 1
                 self.window.on_garbage(now)
                 continue
-            text = raw.decode("ascii")
             reply = parse_reply(text)
             if isinstance(reply, Info) and not text.startswith(("echo:", "//")) and len(text) < 8:
                 self.stats.garbage_lines += 1  # a garbled `ok` or `Resend:` most likely

@@ -19,7 +19,7 @@ from firmware_bridge import gcode_file
 from firmware_bridge.errors import FirmwareHalted, FirmwareReset, PortError
 from firmware_bridge.gcode_file import SourceLine
 from firmware_bridge.link import PrinterLink
-from firmware_bridge.protocol.framing import command_word
+from firmware_bridge.protocol.framing import command_word, compact_motion
 from firmware_bridge.protocol.temperatures import Position
 
 log = logging.getLogger(__name__)
@@ -121,12 +121,14 @@ class Streamer:
         cancel_script: Sequence[str] = DEFAULT_CANCEL_SCRIPT,
         pause_script: Sequence[str] = (),
         resume_travel_mm_min: float = 6000.0,
+        compact: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.link = link
         self.cancel_script = tuple(cancel_script)
         self.pause_script = tuple(pause_script)
         self.resume_travel_mm_min = resume_travel_mm_min
+        self.compact = compact
         self.machine = MachineState()
         self.progress: Progress | None = None
         self.paused_at: PausedAt | None = None
@@ -201,7 +203,8 @@ class Streamer:
                 if self._cancelled:
                     break
                 self.machine.track(source.command)
-                ticket = await self.link.submit(source.command)
+                command = compact_motion(source.command) if self.compact else source.command
+                ticket = await self.link.submit(command)
                 self._tickets.append((ticket, source))
                 if len(self._tickets) > 32:
                     self._settle()

@@ -13,7 +13,7 @@ Repetier): their spellings differ but never collide, so the flavour only changes
      ├── PositionReport `X:10.00 Y:20.00 Z:0.30 E:5.00 Count X:800 ...`
      ├── FirmwareInfo  `FIRMWARE_NAME:Marlin 2.1.2 ... EXTRUDER_COUNT:1`
      ├── Capability    `Cap:AUTOREPORT_TEMP:1`
-     ├── FirmwareError `Error:...`, `!! ...` (fatal=True for kill/thermal/halt messages)
+     ├── FirmwareError `Error:...`, `!! ...`, `fatal:...` (fatal=True for kill/thermal/halt messages)
      ├── Action        `//action:pause`, `//action:notification Hello`
      ├── Start         `start` (the board has just booted or reset)
      ├── UnknownCommand `echo:Unknown command: "G999"`
@@ -134,7 +134,8 @@ _FIRMWARE_KEY = re.compile(r"\b([A-Z][A-Z_]+):\s?")
 _UNKNOWN = re.compile(r"Unknown (?:command|[GM]-?code)\s*:?\s*\"?([^\"]*)\"?", re.IGNORECASE)
 _FATAL = re.compile(
     r"kill\(\) called|printer halted|thermal runaway|heating failed|maxtemp|mintemp|"
-    r"emergency stop|shutdown|lost communication|heater fault|temperature shutdown",
+    r"emergency stop|shutdown|lost communication|heater fault|not heating at expected rate|"
+    r"heaters disabled",
     re.IGNORECASE,
 )
 
@@ -202,6 +203,8 @@ def parse_reply(line: str) -> Reply:
         return _parse_error(text[6:])
     if text.startswith("!!"):
         return _parse_error(text[2:])
+    if text.startswith("fatal:"):  # Repetier
+        return FirmwareError(text[6:].strip(), fatal=True)
     resend = _RESEND.match(text)
     if resend:
         return Resend(int(resend.group(1)))

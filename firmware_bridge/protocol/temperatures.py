@@ -60,9 +60,7 @@ def parse_temperatures(text: str) -> dict[str, HeaterReading]:
     for letter, index, raw in _POWER.findall(text):
         name = _LETTER_NAME[letter] if letter else f"tool{index or 0}"
         powers[name] = max(0.0, min(1.0, float(raw) / POWER_FULL_SCALE))
-    return {
-        name: HeaterReading(actual, target, powers.get(name)) for name, (actual, target) in found.items()
-    }
+    return {name: HeaterReading(actual, target, powers.get(name)) for name, (actual, target) in found.items()}
 
 
 def parse_position(text: str) -> Position | None:

@@ -6,7 +6,7 @@ bytes it hands back. Every rule here is about one fact of Marlin-style firmware:
 * every line the firmware *reads* earns exactly one `ok` (accepted, or rejected with
   `Error:...` / `Resend: N` / `ok`), so in-flight lines are counted, not guessed;
 * lines in flight are bounded by the firmware's command buffer (lines) and its serial receive
-  buffer (bytes), so nothing is ever dropped for lack of room;
+  buffer (bytes), so nothing is ever dropped for lack of room (see `_room_for`);
 * `Resend: N` means "everything before N is accepted, N and later were thrown away": resend from
   history, in order. Each discarded line that was already on its way provokes one more
   `Resend: N`; those repeats are swallowed, and their `ok`s release the discarded lines' room
@@ -231,9 +231,17 @@ class SendWindow:
     # ---- internals ------------------------------------------------------------------------------
 
     def _room_for(self, nbytes: int) -> bool:
+        """Lines are capped by `max_lines`; bytes so that the receive buffer can never overflow.
+
+        The oldest line in flight is not in the receive buffer: every line before it is processed,
+        so the firmware has read it (it is executing or its ok is on the way back). Every younger
+        line may still sit in the receive buffer — while a G28 or M109 blocks the firmware they do.
+        """
         if self._inflight_lines >= self.max_lines:
             return False
-        return self._inflight_bytes + nbytes <= self.limits.max_bytes or not self._inflight
+        if not self._inflight:
+            return True
+        return self._inflight_bytes - self._inflight[0].nbytes + nbytes <= self.limits.max_bytes
 
     def _emit(self, line_no: int, ticket: int | None, command: str, data: bytes) -> None:
         self._out += data

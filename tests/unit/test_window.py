@@ -55,8 +55,9 @@ def test_window_is_bounded_by_lines() -> None:
 def test_window_is_bounded_by_receive_buffer_bytes() -> None:
     w = make(max_lines=16, max_bytes=64)
     for _ in range(10):
-        w.submit("G1 X100.000 Y100.000 E1.00000")  # ~40 bytes framed
-    assert len(sent_lines(w.take_output(0))) == 1
+        w.submit("G1 X100.000 Y100.000 E1.00000")  # 40 bytes framed
+    # the oldest line is being executed; every younger one must fit the 64-byte receive buffer
+    assert len(sent_lines(w.take_output(0))) == 2
     reply(w, "ok")
     assert len(sent_lines(w.take_output(0))) == 1
 
