@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## Run the main job on embedded defaults: a virtual printer printing a sample file, with a progress bar.
 demo: $(STAMP)
-	$(BIN)/python -m threedpot.demo
+	$(BIN)/3dpot demo
 
 ## Every test: unit and integration (real Mosquitto, PostgreSQL, pty printers).
 test: $(STAMP)

@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flavours import flavour_named
 from firmware_bridge.link import PrinterLink
 from firmware_bridge.protocol.window import WindowLimits
 from firmware_bridge.streamer import Outcome, Streamer, StreamResult
-from firmware_bridge.streamer import Progress as StreamProgress
+from threedpot.commands.progress_view import progress_bar
 
 MAX_WINDOW_LINES = 64
 
@@ -32,25 +30,8 @@ async def _print(
 ) -> tuple[StreamResult, PrinterLink]:
     link = PrinterLink(port, baud, limits=limits, flavour=flavour_named(flavour) if flavour else None)
     async with link:
-        streamer = Streamer(link)
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>5.1f}%"),
-            TextColumn("layer {task.fields[layer]}"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not show_bar,
-            transient=False,
-        ) as bar:
-            task = bar.add_task(path.name, total=1.0, layer="-")
-
-            def update(p: StreamProgress) -> None:
-                layer = f"{p.layer + 1}/{p.layers_total}" if p.layers_total else "-"
-                bar.update(task, completed=p.fraction, layer=layer)
-
-            result = await streamer.stream(path, on_progress=update)
+        with progress_bar(path.name, enabled=show_bar) as on_progress:
+            result = await Streamer(link).stream(path, on_progress=on_progress)
         return result, link
 
 
