@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CANCEL_SCRIPT: tuple[str, ...] = ("M104 S0", "M140 S0", "M107", "G91", "G1 Z5 F600", "G90", "M84")
 PROGRESS_EVERY_S = 0.1
+HALT_GRACE_S = 0.2
 
 
 class Outcome(Enum):
@@ -224,6 +225,7 @@ class Streamer:
                 progress.bytes_acked = progress.bytes_total
             cause = ""
         except FirmwareHalted as exc:
+            await asyncio.sleep(HALT_GRACE_S)  # a kill message spans lines: let the rest arrive
             outcome, cause = Outcome.FAILED, str(exc)
         except (FirmwareReset, PortError) as exc:
             outcome, cause = Outcome.INTERRUPTED, str(exc)
