@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from firmware_bridge.protocol.replies import (
     Reply,
     Start,
     Temperatures,
-    parse_reply,
+    decode_reply,
 )
 from firmware_bridge.protocol.temperatures import HeaterReading, Position
 from firmware_bridge.protocol.window import SendWindow, WindowLimits
@@ -69,20 +68,6 @@ class PrinterStatus:
     temperatures: dict[str, HeaterReading] = field(default_factory=dict)
     position: Position | None = None
     busy_reason: str = ""
-
-
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
-
-
-def _decode(raw: bytes) -> str | None:
-    """The reply as text, or None for bytes no firmware sends: control characters, invalid UTF-8
-    (RepRapFirmware writes `°C`, so UTF-8 is valid; a flipped high bit rarely is)."""
-    if _CONTROL.search(raw) is not None:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 class PrinterLink:
@@ -117,6 +102,7 @@ class PrinterLink:
         self._tick: asyncio.TimerHandle | None = None
         self._listeners: list[ReplyListener] = []
         self._handshaking = False
+        self._hello = 0
 
     @staticmethod
     def _default_limits(flavour: Flavour) -> WindowLimits:
@@ -254,7 +240,7 @@ class PrinterLink:
         if self._failure is None:
             probe = self.window.on_tick(self._clock())
             if probe:
-                log.warning("%s: no reply for %.1fs, probing", self.port, self.window.limits.probe_after_s)
+                log.info("%s: firmware quiet, probing (%d bytes)", self.port, len(probe))
                 self._conn.write(probe)
                 self._wake()
         self._schedule_tick()
@@ -270,19 +256,13 @@ class PrinterLink:
     def _on_lines(self, lines: list[bytes]) -> None:
         now = self._clock()
         acked = self.window.acked_ticket
-        for line in lines:
-            raw = line.rstrip(b"\r")
-            if not raw:
+        for raw in lines:
+            if not raw or raw == b"\r":
                 continue
             self.stats.reply_lines += 1
-            text = _decode(raw)
-            if text is None:
+            reply = decode_reply(raw)
+            if reply is None:
                 self.stats.garbage_lines += 1
-                self.window.on_garbage(now)
-                continue
-            reply = parse_reply(text)
-            if isinstance(reply, Info) and not text.startswith(("echo:", "//")) and len(text) < 8:
-                self.stats.garbage_lines += 1  # a garbled `ok` or `Resend:` most likely
                 self.window.on_garbage(now)
                 continue
             self._handle(reply, now)
@@ -351,9 +331,39 @@ class PrinterLink:
             self._halt = None
             self.window.firmware_reset()
 
+    async def _settle(self, timeout_s: float) -> bool:
+        """Read past whatever a running board still says to an earlier host (oks of buffered moves
+        after a replug): an unnumbered `M118` echo marks where our conversation starts."""
+        self._hello += 1
+        token = f"3DPOT-HELLO-{self._hello}"
+        seen: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        echoed = False
+
+        def watch(reply: Reply) -> None:
+            nonlocal echoed
+            text = reply.text if isinstance(reply, Info) else getattr(reply, "command", "")
+            if token in text:
+                echoed = True
+            elif echoed and isinstance(reply, Ok) and not seen.done():
+                seen.set_result(None)
+
+        self._listeners.append(watch)
+        try:
+            assert self._conn is not None
+            self._conn.write(f"M118 E1 {token}\n".encode("ascii"))
+            await asyncio.wait_for(seen, timeout=timeout_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._listeners.remove(watch)
+
     async def _handshake(self) -> None:
-        """M110 N0 until answered (a board may still be booting), then M115 and auto-report."""
+        """Settle, then M110 N0 until answered (a board may still be booting), M115, auto-report."""
         self._handshaking = True
+        self.window.firmware_reset()
+        if not await self._settle(1.0):
+            log.debug("%s: no echo to M118, going on without it", self.port)
         try:
             deadline = self._clock() + self._handshake_timeout_s
             while True:

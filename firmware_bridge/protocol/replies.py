@@ -235,3 +235,28 @@ def parse_reply(line: str) -> Reply:
     if unknown and text.lower().startswith("unknown"):
         return UnknownCommand(unknown.group(1).strip())
     return Info(text)
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
+_KNOWN_PREFIXES = ("echo:", "//")
+SHORTEST_REAL_TEXT = 8
+
+
+def decode_reply(raw: bytes) -> Reply | None:
+    """One raw reply line (no newline) as a Reply, or None when it is garbage.
+
+    Garbage is what no firmware sends: control characters, invalid UTF-8 (RepRapFirmware writes
+    `°C`, so UTF-8 is valid; a flipped high bit rarely is), or a short unrecognisable word — most
+    likely a garbled `ok` or `Resend:`, which the send window must hear about.
+    """
+    raw = raw.rstrip(b"\r")
+    if _CONTROL.search(raw) is not None:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    reply = parse_reply(text)
+    if isinstance(reply, Info) and len(text) < SHORTEST_REAL_TEXT and not text.startswith(_KNOWN_PREFIXES):
+        return None
+    return reply

@@ -3,14 +3,18 @@
 Pure and synchronous (sans-I/O): the link feeds it replies and clock ticks, and writes whatever
 bytes it hands back. Every rule here is about one fact of Marlin-style firmware:
 
-* every line the firmware *reads* earns exactly one `ok` (accepted, or rejected with
-  `Error:...` / `Resend: N` / `ok`), so in-flight lines are counted, not guessed;
+* every line the firmware *reads* earns one `ok` (accepted, or rejected with `Error:...` /
+  `Resend: N` / `ok`), so in-flight lines are counted, not guessed;
 * lines in flight are bounded by the firmware's command buffer (lines) and its serial receive
   buffer (bytes), so nothing is ever dropped for lack of room (see `_room_for`);
-* `Resend: N` means "everything before N is accepted, N and later were thrown away": resend from
-  history, in order. Each discarded line that was already on its way provokes one more
-  `Resend: N`; those repeats are swallowed, and their `ok`s release the discarded lines' room
-  without acknowledging anything;
+* `Resend: N` means "everything before N is accepted, N and later were thrown away". Lines
+  already on their way are refused too, each with one more `Resend: N`, and a firmware that
+  flushes its receive buffer on an error (Marlin on AVR) silently drops whatever sits there —
+  including a copy of N sent too early. Honouring repeats, or sending copies into that churn, is
+  how resend storms start. So a rewind closes a *gate*: an unnumbered `M105` marker goes out
+  alone; every request until its `ok T:...` is a repeat; once it is answered, every line sent
+  before it has been read and the pipe is empty, so the copies from N on go out and any further
+  `Resend: N` is really about them. The marker costs one round trip per resend;
 * an `ok` lost on the wire is recovered by a numbered `M105` probe: its `ok T:...` can only come
   after every earlier line was processed, so the lines before it are settled. A probe goes out
   after silence (`probe_after_s`) or at once when a garbled reply suggests an `ok` was eaten.
@@ -23,10 +27,22 @@ from dataclasses import dataclass
 
 from firmware_bridge.flavours import Flavour
 from firmware_bridge.protocol.framing import command_word, frame, is_emergency, validate_command
-from firmware_bridge.protocol.replies import Busy, FirmwareError, Ok, Reply, Resend, UnknownCommand, Wait
+from firmware_bridge.protocol.replies import (
+    Busy,
+    FirmwareError,
+    Info,
+    Ok,
+    Reply,
+    Resend,
+    UnknownCommand,
+    Wait,
+)
 
 LONG_COMMANDS = frozenset({"G28", "G29", "M109", "M190", "M191", "M303", "M400", "G4", "M0", "M1", "M600"})
 PROBE_COMMAND = "M105"
+SYNC_TOKEN = "3DPOT-SYNC-"  # probe echo: `echo:3DPOT-SYNC-<its line number>`
+MARKER_TOKEN = "3DPOT-RESYNC-"  # M118 echoes it back: `echo:3DPOT-RESYNC-7` (or an Unknown command)
+MARKER_RETRY_S = 0.05  # a marker can be flushed away with the lines around it: ask again, backing off
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,7 @@ class _Sent:
     word: str
     discarded: bool = False
     emergency: bool = False
+    marker: bool = False
 
 
 @dataclass(slots=True)
@@ -95,8 +112,12 @@ class SendWindow:
         self._out = bytearray()
         self._last_rx = now
         self._last_probe = now
-        self._rewind_target: int | None = None
-        self._repeats_to_swallow = 0
+        self._gate = False
+        self._gate_generation = 0
+        self._marker_echoed = False
+        self._probe_echoed: int | None = None
+        self._marker_retry_s = MARKER_RETRY_S
+        self._error_last_line: int | None = None
         self._error_oks_due = 0
         self._stray_oks_due = 0
         self._sync_wanted = False
@@ -116,8 +137,7 @@ class SendWindow:
         """Next line goes out as `N0 M110 N0`: the firmware's line counter is set to 0."""
         self._history.clear()
         self._resend_from = None
-        self._rewind_target = None
-        self._repeats_to_swallow = 0
+        self._gate = False
         self._next_line = 0
         ticket = self._next_ticket
         self._next_ticket += 1
@@ -149,8 +169,8 @@ class SendWindow:
         self._pending.clear()
         self._history.clear()
         self._resend_from = None
-        self._rewind_target = None
-        self._repeats_to_swallow = 0
+        self._gate = False
+        self._marker_echoed = False
         self._error_oks_due = 0
         self._stray_oks_due = 0
         self._sync_wanted = False
@@ -169,7 +189,7 @@ class SendWindow:
     @property
     def idle(self) -> bool:
         """Nothing queued, nothing to resend, nothing awaiting an ok."""
-        return not self._pending and not self._inflight and self._resend_from is None
+        return not self._pending and not self._inflight and self._resend_from is None and not self._gate
 
     @property
     def next_ticket(self) -> int:
@@ -187,16 +207,22 @@ class SendWindow:
     # ---- what the firmware says ---------------------------------------------------------------
 
     def on_reply(self, reply: Reply, now: float) -> None:
-        self._last_rx = now
+        if isinstance(reply, Ok | Resend | Busy | FirmwareError):
+            # signs that the firmware works through our lines; an auto-reported temperature is not:
+            # it keeps coming while a lost ok leaves us waiting
+            self._last_rx = now
         if isinstance(reply, Ok):
             self._on_ok(reply)
         elif isinstance(reply, Resend):
-            self._on_resend(reply.line_no)
+            self._on_resend(reply.line_no, now)
+        elif isinstance(reply, Info | UnknownCommand) and self._on_echo(reply):
+            pass
         elif isinstance(reply, UnknownCommand):
             if not any(s.word == reply.command.split(" ")[0].upper() for s in self._inflight):
                 self._stray_oks_due += 1  # a fragment of a garbled line: its ok belongs to no line of ours
         elif isinstance(reply, FirmwareError):
             self.stats.firmware_errors += 1
+            self._error_last_line = reply.last_line
         elif isinstance(reply, Wait) and self._inflight:
             self._sync_wanted = True  # idle firmware while we wait for oks: settle the count
         elif isinstance(reply, Busy):
@@ -204,16 +230,21 @@ class SendWindow:
 
     def on_garbage(self, now: float) -> None:
         """A reply line that was not valid text or not recognisable: it may have been an ok."""
-        self._last_rx = now
         self.stats.garbled_replies += 1
         if self._inflight:
             self._sync_wanted = True
 
     def on_tick(self, now: float) -> bytes:
-        """Called periodically; returns probe bytes to write when the firmware went silent."""
+        """Called periodically; returns probe or marker bytes to write when the firmware went quiet."""
+        silence = now - max(self._last_rx, self._last_probe)
+        if self._gate:
+            if silence < self._marker_retry_s:
+                return b""
+            self._marker_retry_s = min(2 * self._marker_retry_s, self.limits.probe_after_s)
+            self._last_probe = now
+            return self._send_marker()
         if not self._inflight:
             return b""
-        silence = now - max(self._last_rx, self._last_probe)
         oldest = next((s for s in self._inflight if not s.discarded), None)
         limit = self.limits.probe_after_s
         if oldest is not None and oldest.word in LONG_COMMANDS and not self.flavour.sends_busy:
@@ -222,7 +253,6 @@ class SendWindow:
             return b""
         self.stats.timeouts += 1
         self._last_probe = now
-        self._repeats_to_swallow = 0  # our view is off: trust the firmware's next word
         self._send_probe()
         data = bytes(self._out)
         self._out.clear()
@@ -262,7 +292,7 @@ class SendWindow:
         return line_no, data
 
     def _fill(self) -> None:
-        while True:
+        while not self._gate:
             if self._resend_from is not None:
                 ticket, command, data = self._history[self._resend_from]
                 if not self._room_for(len(data)):
@@ -291,9 +321,12 @@ class SendWindow:
             self._emit(line_no, ticket, command, data)
 
     def _send_probe(self) -> None:
+        """A numbered `M118 E1 3DPOT-SYNC-<n>`: its echo names it, so its ok settles exactly the
+        lines sent before it; its number makes a firmware that lost a line ask for it."""
         self.stats.probes += 1
-        line_no, data = self._new_line(None, PROBE_COMMAND)
-        self._emit(line_no, None, PROBE_COMMAND, data)
+        line_no = self._next_line
+        self._new_line(None, f"M118 E1 {SYNC_TOKEN}{line_no}")
+        self._emit(line_no, None, "M118", self._history[line_no][2])
 
     def _release(self, sent: _Sent, acknowledge: bool) -> None:
         self._inflight_bytes -= sent.nbytes
@@ -302,18 +335,26 @@ class SendWindow:
         if acknowledge and not sent.discarded and sent.ticket is not None:
             self.acked_ticket = max(self.acked_ticket, sent.ticket)
 
-    def _pop_first(self, discarded: bool | None) -> _Sent | None:
-        """Remove the oldest in-flight entry (of the wanted kind when it exists)."""
-        if discarded is not None:
+    def _pop_rejected(self) -> _Sent | None:
+        """The entry an error's `ok` answers: the oldest discarded line, else the oldest line.
+        Never a marker: only its own `ok T:` may open the gate."""
+        for want_discarded in (True, False):
             for i, sent in enumerate(self._inflight):
-                if sent.discarded == discarded:
+                if sent.discarded == want_discarded and not sent.marker:
                     del self._inflight[i]
                     return sent
-        return self._inflight.popleft() if self._inflight else None
+        return None
 
     def _on_ok(self, ok: Ok) -> None:
         if ok.buffer_free is not None:
             self._learn(ok.buffer_free)
+        if self._marker_echoed:
+            self._open_gate()
+            return
+        if self._probe_echoed is not None:
+            probe, self._probe_echoed = self._probe_echoed, None
+            if self._settle_through(probe):
+                return
         if self._stray_oks_due:
             self._stray_oks_due -= 1
             self.stats.stray_oks += 1
@@ -323,7 +364,7 @@ class SendWindow:
             return
         if self._error_oks_due:
             self._error_oks_due -= 1
-            sent = self._pop_first(discarded=True)
+            sent = self._pop_rejected()
             if sent is not None:
                 self._release(sent, acknowledge=False)
             return
@@ -335,42 +376,120 @@ class SendWindow:
                         done = self._inflight.popleft()
                         self._release(done, acknowledge=True)
                     return
-        sent = self._pop_first(discarded=False)
+        sent = self._pop_answered()
         if sent is not None:
             self._release(sent, acknowledge=True)
 
-    def _on_resend(self, line_no: int) -> None:
+    def _settle_through(self, line_no: int) -> bool:
+        """The probe `line_no` was processed: so was every line sent before it."""
+        index = next((i for i, s in enumerate(self._inflight) if s.line_no == line_no), None)
+        if index is None or self._inflight[index].discarded:
+            return False
+        for _ in range(index + 1):
+            sent = self._inflight.popleft()
+            self._release(sent, acknowledge=True)
+        return True
+
+    def _pop_answered(self) -> _Sent | None:
+        """The entry a plain `ok` answers: the oldest accepted line (a marker only as a last resort)."""
+        fallback: int | None = None
+        for i, sent in enumerate(self._inflight):
+            if sent.discarded:
+                continue
+            if not sent.marker:
+                del self._inflight[i]
+                return sent
+            if fallback is None:
+                fallback = i
+        if fallback is not None:
+            sent = self._inflight[fallback]
+            del self._inflight[fallback]
+            return sent
+        return self._inflight.popleft() if self._inflight else None
+
+    def _on_echo(self, reply: Info | UnknownCommand) -> bool:
+        """Our marker's or probe's echo: its own ok comes next. True when it was one of ours."""
+        text = reply.text if isinstance(reply, Info) else reply.command
+        if self._gate and f"{MARKER_TOKEN}{self._gate_generation}" in text:
+            self._marker_echoed = True
+            return True
+        at = text.find(SYNC_TOKEN)
+        if at >= 0:
+            digits = text[at + len(SYNC_TOKEN) :].split()[0] if text[at + len(SYNC_TOKEN) :] else ""
+            if digits.isdigit():
+                self._probe_echoed = int(digits)
+            return True
+        return False
+
+    def _open_gate(self) -> None:
+        """The marker is answered: every line sent before it has been read (answered or dropped),
+        so their entries go, and the copies from N on may follow. Later markers of the same
+        rewind (retries) keep their entries until their own oks arrive."""
+        self._gate = False
+        self._marker_echoed = False
+        self._marker_retry_s = MARKER_RETRY_S
+        self._error_oks_due = 0
+        self._stray_oks_due = 0
+        first_marker = next((s for s in self._inflight if s.marker), None)
+        for sent in list(self._inflight):
+            if sent is first_marker:
+                self._inflight.remove(sent)
+                self._release(sent, acknowledge=False)
+                break
+            self._inflight.remove(sent)
+            self._release(sent, acknowledge=True)
+
+    def _on_resend(self, line_no: int, now: float) -> None:
+        """`Resend: N`: honoured unless it is a repeat (the gate is closed) or plainly garbled."""
         self.stats.resend_requests += 1
         if self.flavour.ok_after_resend:
             self._error_oks_due += 1
-        if line_no == self._rewind_target and self._repeats_to_swallow > 0:
-            self._repeats_to_swallow -= 1
+        error_last_line, self._error_last_line = self._error_last_line, None
+        if self._gate:
             self.stats.ignored_resend_requests += 1
-            self._release_rejected()
-            return
-        if line_no >= self._next_line or line_no not in self._history:
+        elif error_last_line is not None and error_last_line + 1 != line_no:
+            # `Error:... Last Line: X` then `Resend: N` must agree; one of them was garbled
             self.stats.bogus_resend_requests += 1
             self._sync_wanted = True
-            self._release_rejected()
-            return
-        later = 0
+        elif line_no >= self._next_line or line_no not in self._history:
+            self.stats.bogus_resend_requests += 1
+            self._sync_wanted = True
+        else:
+            self._rewind(line_no, now)
+        self._release_rejected()
+
+    def _rewind(self, line_no: int, now: float) -> None:
         for sent in self._inflight:
-            if sent.line_no is not None and sent.line_no >= line_no and not sent.discarded:
+            if sent.line_no is not None and sent.line_no >= line_no:
                 sent.discarded = True
-                later += sent.line_no > line_no
-        self._rewind_target = line_no
-        self._repeats_to_swallow = later
         self._resend_from = line_no
         ticket = self._history[line_no][0]
         if ticket is not None:  # the firmware holds everything before N and nothing from N on
             self.acked_ticket = min(self.acked_ticket, ticket - 1)
-        self._release_rejected()
+        self._gate = True
+        self._gate_generation += 1
+        self._marker_echoed = False
+        self._marker_retry_s = MARKER_RETRY_S
+        self._last_probe = now
+        self._out += self._send_marker()
+
+    def _send_marker(self) -> bytes:
+        """An unnumbered `M118 E1 3DPOT-RESYNC-<n>` outside the window: the only thing sent while
+        the gate is closed. The firmware takes unnumbered lines whatever line it waits for, and
+        its echo is unmistakable (an `ok T:` could also answer an M105 of the file)."""
+        data = f"M118 E1 {MARKER_TOKEN}{self._gate_generation}\n".encode("ascii")
+        self._inflight.append(_Sent(None, None, len(data), "M118", marker=True))
+        self._inflight_bytes += len(data)
+        self._inflight_lines += 1
+        self.stats.bytes_sent += len(data)
+        self.stats.probes += 1
+        return data
 
     def _release_rejected(self) -> None:
         """Firmwares that send no ok after a resend free the rejected line's room with the resend."""
         if self.flavour.ok_after_resend:
             return
-        sent = self._pop_first(discarded=True)
+        sent = self._pop_rejected()
         if sent is not None:
             self._release(sent, acknowledge=False)
 

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import tty
 from collections.abc import Callable
 from pathlib import Path
 
@@ -249,8 +250,6 @@ async def test_garbage_and_non_utf8_replies_are_skipped_and_counted() -> None:
     """A firmware that spits noise between its replies, on a real pty opened by the same serial code."""
     master, slave = os.openpty()
     os.set_blocking(master, False)
-    import tty
-
     tty.setraw(slave)
     loop = asyncio.get_running_loop()
     buffer = bytearray()

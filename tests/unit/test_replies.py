@@ -176,7 +176,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("flavour", "line", "expected"), CASES, ids=[f"{f}:{l[:40]}" for f, l, _ in CASES])
+@pytest.mark.parametrize(
+    ("flavour", "line", "expected"), CASES, ids=[f"{f}:{text[:40]}" for f, text, _ in CASES]
+)
 def test_reply_line(flavour: str, line: str, expected: object) -> None:
     parsed = parse_reply(line)
     if expected is None:

@@ -68,24 +68,62 @@ def test_single_line_larger_than_buffer_still_goes_when_nothing_is_in_flight() -
     assert len(sent_lines(w.take_output(0))) == 1
 
 
-def test_resend_rewinds_in_order_and_swallows_repeats() -> None:
+def test_resend_closes_a_gate_until_the_marker_echoes_then_resends_in_order() -> None:
     w = make(max_lines=4)
     for i in range(8):
         w.submit(f"G1 X{i}")
     assert [n for n, _ in sent_lines(w.take_output(0))] == [1, 2, 3, 4]
     reply(w, "ok")  # line 1 processed
     assert [n for n, _ in sent_lines(w.take_output(0))] == [5]
-    # line 2 arrived corrupted: 3, 4, 5 are then each refused with another `Resend: 2`
+    # line 2 arrived corrupted: only the unnumbered marker goes out, nothing else
     reply(w, "Error:checksum mismatch, Last Line: 1", "Resend: 2", "ok")
-    assert [n for n, _ in sent_lines(w.take_output(0))] == [2]
+    assert sent_lines(w.take_output(0)) == [(None, "M118 E1 3DPOT-RESYNC-1")]
+    # 3, 4, 5 were already on their way: each is refused with another `Resend: 2`, swallowed
     for _ in range(3):
         reply(w, "Error:Line Number is not Last Line Number+1, Last Line: 1", "Resend: 2", "ok")
-    assert [n for n, _ in sent_lines(w.take_output(0))] == [3, 4, 5]
+        assert w.take_output(0) == b""
     assert w.stats.ignored_resend_requests == 3
     assert w.acked_ticket == 0  # no ok of a rejected line acknowledged anything
+    # the marker's echo and ok: the pipe is empty, the copies follow in order
+    reply(w, "echo:3DPOT-RESYNC-1", "ok")
+    assert [n for n, _ in sent_lines(w.take_output(0))] == [2, 3, 4, 5]
     reply(w, "ok", "ok", "ok", "ok")
     assert w.acked_ticket == 4
     assert [n for n, _ in sent_lines(w.take_output(0))] == [6, 7, 8]
+
+
+def test_a_resend_after_the_gate_opened_is_about_our_copy() -> None:
+    w = make(max_lines=4)
+    for i in range(4):
+        w.submit(f"G1 X{i}")
+    w.take_output(0)
+    reply(w, "Resend: 1", "ok")
+    w.take_output(0)
+    reply(w, "echo:3DPOT-RESYNC-1", "ok")
+    assert [n for n, _ in sent_lines(w.take_output(0))] == [1, 2, 3, 4]
+    reply(w, "Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")  # the copy was hit too
+    assert sent_lines(w.take_output(0)) == [(None, "M118 E1 3DPOT-RESYNC-2")]
+
+
+def test_a_lost_marker_is_asked_again_with_backoff() -> None:
+    w = make()
+    w.submit("G1 X1")
+    w.take_output(0)
+    reply(w, "Resend: 1", "ok", now=0.0)
+    w.take_output(0.0)
+    assert w.on_tick(0.01) == b""
+    assert w.on_tick(0.06) == b"M118 E1 3DPOT-RESYNC-1\n"
+    assert w.on_tick(0.10) == b""
+    assert w.on_tick(0.17) == b"M118 E1 3DPOT-RESYNC-1\n"
+
+
+def test_a_resend_that_disagrees_with_its_error_line_is_ignored() -> None:
+    w = make()
+    for i in range(3):
+        w.submit(f"G1 X{i}")
+    w.take_output(0)
+    reply(w, "Error:checksum mismatch, Last Line: 1", "Resend: 1", "ok")
+    assert w.stats.bogus_resend_requests == 1
 
 
 def test_resend_reaches_far_back_in_history() -> None:
@@ -95,6 +133,8 @@ def test_resend_reaches_far_back_in_history() -> None:
     w.take_output(0)
     reply(w, *["ok"] * 10)
     reply(w, "Resend: 11", "ok")
+    w.take_output(0)
+    reply(w, "echo:3DPOT-RESYNC-1", "ok")
     out = sent_lines(w.take_output(0))
     assert out[0] == (11, "G1 X10")
 
@@ -120,15 +160,15 @@ def test_rejected_line_unacks_a_prematurely_counted_ok() -> None:
     assert w.acked_ticket == 0
 
 
-def test_silence_is_probed_with_a_numbered_m105_which_settles_lost_oks() -> None:
+def test_silence_is_probed_with_a_numbered_echo_which_settles_lost_oks() -> None:
     w = make()
     for i in range(3):
         w.submit(f"G1 X{i}")
     w.take_output(0)
     assert w.on_tick(0.5) == b""
     probe = sent_lines(w.on_tick(1.5))
-    assert probe == [(4, "M105")]
-    reply(w, "ok T:200.0 /200.0 B:60.0 /60.0", now=1.6)
+    assert probe == [(4, "M118 E1 3DPOT-SYNC-4")]
+    reply(w, "echo:3DPOT-SYNC-4", "ok", now=1.6)
     assert w.acked_ticket == 2
     assert w.idle
 
@@ -140,9 +180,11 @@ def test_probe_answered_by_resend_recovers_a_lost_line() -> None:
     w.take_output(0)
     reply(w, "ok", "ok")  # line 3 vanished on the wire: no answer at all
     probe = sent_lines(w.on_tick(2.0))
-    assert probe == [(4, "M105")]
+    assert probe == [(4, "M118 E1 3DPOT-SYNC-4")]
     reply(w, "Error:Line Number is not Last Line Number+1, Last Line: 2", "Resend: 3", "ok", now=2.1)
-    assert sent_lines(w.take_output(2.1)) == [(3, "G1 X2"), (4, "M105")]
+    assert sent_lines(w.take_output(2.1)) == [(None, "M118 E1 3DPOT-RESYNC-1")]
+    reply(w, "echo:3DPOT-RESYNC-1", "ok", now=2.2)
+    assert sent_lines(w.take_output(2.2)) == [(3, "G1 X2"), (4, "M118 E1 3DPOT-SYNC-4")]
 
 
 def test_garbled_reply_asks_for_a_sync_probe() -> None:
@@ -153,7 +195,7 @@ def test_garbled_reply_asks_for_a_sync_probe() -> None:
     w.on_garbage(0.1)
     assert sent_lines(w.take_output(0.1)) == []  # window full: the probe waits for room
     reply(w, "ok")
-    assert sent_lines(w.take_output(0.2)) == [(5, "M105")]
+    assert sent_lines(w.take_output(0.2)) == [(5, "M118 E1 3DPOT-SYNC-5")]
 
 
 def test_fragment_of_a_garbled_line_gets_no_credit() -> None:
@@ -172,7 +214,9 @@ def test_firmware_without_ok_after_resend_frees_room_on_the_resend() -> None:
         w.submit(f"G1 X{i}")
     assert len(sent_lines(w.take_output(0))) == 2
     reply(w, "Resend: 1")
-    assert [n for n, _ in sent_lines(w.take_output(0))] == [1]
+    w.take_output(0)
+    reply(w, "echo:3DPOT-RESYNC-1", "ok")
+    assert [n for n, _ in sent_lines(w.take_output(0))] == [1, 2]
 
 
 def test_advanced_ok_grows_the_window() -> None:
