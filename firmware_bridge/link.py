@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,6 +132,22 @@ class PrinterLink:
             except BaseException:
                 self.close()
                 raise
+
+    async def reconnect(self, timeout_s: float = 30.0, first_delay_s: float = 0.1) -> None:
+        """Open again once the port is back (a USB cable replugged), with jittered backoff.
+        Raises the last PortError or HandshakeFailed when `timeout_s` runs out."""
+        self.close()
+        deadline = self._clock() + timeout_s
+        delay_s = first_delay_s
+        while True:
+            try:
+                await self.open()
+                return
+            except (PortError, HandshakeFailed):
+                if self._clock() + delay_s > deadline:
+                    raise
+            await asyncio.sleep(delay_s * (0.5 + random.random()))
+            delay_s = min(2 * delay_s, 2.0)
 
     def close(self) -> None:
         if self._tick is not None:
