@@ -43,6 +43,7 @@ PROBE_COMMAND = "M105"
 SYNC_TOKEN = "3DPOT-SYNC-"  # probe echo: `echo:3DPOT-SYNC-<its line number>`
 MARKER_TOKEN = "3DPOT-RESYNC-"  # M118 echoes it back: `echo:3DPOT-RESYNC-7` (or an Unknown command)
 MARKER_RETRY_S = 0.05  # a marker can be flushed away with the lines around it: ask again, backing off
+MARKER_RETRIES = 5  # then (after ~1.6 s) go on without an echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +114,10 @@ class SendWindow:
         self._last_rx = now
         self._last_probe = now
         self._gate = False
+        self._markers_sent = 0
         self._gate_generation = 0
         self._marker_echoed = False
+        self._late_marker_echoes = 0
         self._probe_echoed: int | None = None
         self._marker_retry_s = MARKER_RETRY_S
         self._error_last_line: int | None = None
@@ -171,6 +174,7 @@ class SendWindow:
         self._resend_from = None
         self._gate = False
         self._marker_echoed = False
+        self._late_marker_echoes = 0
         self._error_oks_due = 0
         self._stray_oks_due = 0
         self._sync_wanted = False
@@ -239,6 +243,11 @@ class SendWindow:
         silence = now - max(self._last_rx, self._last_probe)
         if self._gate:
             if silence < self._marker_retry_s:
+                return b""
+            if self._markers_sent > MARKER_RETRIES:
+                # a firmware that never echoes the marker (no M118, no token in its complaint):
+                # everything sent before it has long been read, so go on without the echo
+                self._open_gate(keep_markers=False)
                 return b""
             self._marker_retry_s = min(2 * self._marker_retry_s, self.limits.probe_after_s)
             self._last_probe = now
@@ -351,6 +360,13 @@ class SendWindow:
         if self._marker_echoed:
             self._open_gate()
             return
+        if self._late_marker_echoes:
+            self._late_marker_echoes -= 1
+            marker = next((s for s in self._inflight if s.marker), None)
+            if marker is not None:
+                self._inflight.remove(marker)
+                self._release(marker, acknowledge=False)
+            return
         if self._probe_echoed is not None:
             probe, self._probe_echoed = self._probe_echoed, None
             if self._settle_through(probe):
@@ -410,8 +426,11 @@ class SendWindow:
     def _on_echo(self, reply: Info | UnknownCommand) -> bool:
         """Our marker's or probe's echo: its own ok comes next. True when it was one of ours."""
         text = reply.text if isinstance(reply, Info) else reply.command
-        if self._gate and f"{MARKER_TOKEN}{self._gate_generation}" in text:
-            self._marker_echoed = True
+        if MARKER_TOKEN in text:
+            if self._gate and f"{MARKER_TOKEN}{self._gate_generation}" in text:
+                self._marker_echoed = True
+            else:
+                self._late_marker_echoes += 1  # a retry answered after the gate opened
             return True
         at = text.find(SYNC_TOKEN)
         if at >= 0:
@@ -421,10 +440,10 @@ class SendWindow:
             return True
         return False
 
-    def _open_gate(self) -> None:
+    def _open_gate(self, keep_markers: bool = True) -> None:
         """The marker is answered: every line sent before it has been read (answered or dropped),
         so their entries go, and the copies from N on may follow. Later markers of the same
-        rewind (retries) keep their entries until their own oks arrive."""
+        rewind (retries) keep their entries until their own echo and ok arrive."""
         self._gate = False
         self._marker_echoed = False
         self._marker_retry_s = MARKER_RETRY_S
@@ -432,12 +451,10 @@ class SendWindow:
         self._stray_oks_due = 0
         first_marker = next((s for s in self._inflight if s.marker), None)
         for sent in list(self._inflight):
-            if sent is first_marker:
-                self._inflight.remove(sent)
-                self._release(sent, acknowledge=False)
-                break
+            if sent.marker and keep_markers and sent is not first_marker:
+                continue
             self._inflight.remove(sent)
-            self._release(sent, acknowledge=True)
+            self._release(sent, acknowledge=not sent.marker)
 
     def _on_resend(self, line_no: int, now: float) -> None:
         """`Resend: N`: honoured unless it is a repeat (the gate is closed) or plainly garbled."""
@@ -467,6 +484,7 @@ class SendWindow:
         if ticket is not None:  # the firmware holds everything before N and nothing from N on
             self.acked_ticket = min(self.acked_ticket, ticket - 1)
         self._gate = True
+        self._markers_sent = 0
         self._gate_generation += 1
         self._marker_echoed = False
         self._marker_retry_s = MARKER_RETRY_S
@@ -477,6 +495,7 @@ class SendWindow:
         """An unnumbered `M118 E1 3DPOT-RESYNC-<n>` outside the window: the only thing sent while
         the gate is closed. The firmware takes unnumbered lines whatever line it waits for, and
         its echo is unmistakable (an `ok T:` could also answer an M105 of the file)."""
+        self._markers_sent += 1
         data = f"M118 E1 {MARKER_TOKEN}{self._gate_generation}\n".encode("ascii")
         self._inflight.append(_Sent(None, None, len(data), "M118", marker=True))
         self._inflight_bytes += len(data)

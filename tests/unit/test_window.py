@@ -250,3 +250,19 @@ def test_restart_numbering_sends_m110_first() -> None:
 def test_unframeable_commands_are_refused(command: str) -> None:
     with pytest.raises(ValueError):
         make().submit(command)
+
+
+def test_a_firmware_that_never_echoes_the_marker_only_delays_the_resend() -> None:
+    w = make()
+    for i in range(3):
+        w.submit(f"G1 X{i}")
+    w.take_output(0)
+    reply(w, "Resend: 1", "ok", now=0.0)
+    w.take_output(0.0)
+    now, markers = 0.0, 0
+    while w.take_output(now) == b"" and now < 10:
+        now += 0.05
+        markers += w.on_tick(now) != b""
+    assert now < 6, "stuck behind a marker nobody echoes"
+    assert markers >= 3
+    assert [n for n, _ in sent_lines(w.take_output(now) or b"")][:1] in ([], [1])
