@@ -29,6 +29,7 @@ from firmware_bridge.samples import count_moves, dense_print
 from firmware_bridge.streamer import Outcome, Streamer
 
 BAUD = 250_000
+NOISE_RATIO = 0.01
 LATENCY_MS = 2.0
 REGIMES = (
     ("uart-250000", f"UART {BAUD} baud, {LATENCY_MS:g} ms latency", BAUD),
@@ -92,6 +93,25 @@ def run_regime(baud: int, path: Path, max_lines: int) -> tuple[Figures, Figures]
     return baseline, ours
 
 
+def run_noisy(path: Path, max_lines: int, ratio: float) -> Figures:
+    """Ours alone through bit flips (a one-line host has no answer to a lost ok but a long timeout)."""
+    flags = [
+        "--baud",
+        str(BAUD),
+        "--ack-delay-ms",
+        str(LATENCY_MS),
+        "--corrupt-ratio",
+        str(ratio),
+        "--seed",
+        "7",
+    ]
+    with PrinterProcess(*flags) as printer:
+        before = printer.control("stats")
+        lines, sent, seconds, cpu = asyncio.run(_ours(printer.path, path, max_lines))
+        after = printer.control("stats")
+    return _figures("3D Pot window", (lines, sent, seconds, cpu), before, after)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -131,6 +151,15 @@ def main() -> None:
                 "ratio": round(ratio, 2),
                 "wire_share": round(wire_share, 3) if wire_share is not None else None,
             }
+        noisy = run_noisy(path, args.window, NOISE_RATIO)
+        print(f"\nUART {BAUD} baud, {LATENCY_MS:g} ms latency, {NOISE_RATIO:.0%} of lines with a flipped bit")
+        print(
+            f"  3D Pot window: {noisy.lines_per_s:.0f} lines/s, {noisy.moves_executed} moves run, "
+            f"{noisy.duplicates} run twice"
+        )
+        if noisy.moves_executed != expected_moves or noisy.duplicates:
+            raise SystemExit("noisy run lost or repeated moves")
+        regimes["uart-250000-noisy"] = {"title": f"{NOISE_RATIO:.0%} corruption", "ours": asdict(noisy)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nfigures written to {args.out}")
