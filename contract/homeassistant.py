@@ -18,9 +18,8 @@ from enum import StrEnum
 from pydantic import Field
 
 from contract.envelope import Part
-from contract.errors import InvalidPayloadError
 from contract.info import PrinterInfo
-from contract.presence import Presence, read_plain_text
+from contract.presence import Presence, parse_plain_word
 from contract.topics import DEFAULT_TOPICS, Topics
 
 
@@ -34,13 +33,7 @@ class HaCommand(StrEnum):
 
 def parse_ha_command(payload: bytes | bytearray | str) -> HaCommand:
     """Read a ``cmd/ha`` payload; surrounding whitespace and letter case are tolerated."""
-    text = read_plain_text(payload, "cmd/ha").strip().lower()
-    try:
-        return HaCommand(text)
-    except ValueError:
-        raise InvalidPayloadError(
-            f"cmd/ha payload must be pause, resume or cancel, got {text[:40]!r}"
-        ) from None
+    return parse_plain_word(payload, HaCommand, "cmd/ha")
 
 
 def format_ha_command(command: HaCommand) -> bytes:
