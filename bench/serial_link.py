@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import one_line_host
-from bench.printer_process import PrinterProcess
 from firmware_bridge import gcode_file
 from firmware_bridge.link import PrinterLink
 from firmware_bridge.protocol.window import WindowLimits
 from firmware_bridge.samples import count_moves, dense_print
 from firmware_bridge.streamer import Outcome, Streamer
+from firmware_bridge.virtual.process import PrinterProcess
 
 BAUD = 250_000
 NOISE_RATIO = 0.01

@@ -31,6 +31,7 @@ from firmware_bridge.errors import (
 from firmware_bridge.flavours import MARLIN, Flavour, detect_flavour
 from firmware_bridge.protocol.framing import is_emergency
 from firmware_bridge.protocol.replies import (
+    Busy,
     Capability,
     FirmwareError,
     FirmwareInfo,
@@ -57,7 +58,6 @@ PENDING_HIGH_WATER = 64  # commands queued ahead of the window before `submit` w
 class LinkStats:
     reply_lines: int = 0
     garbage_lines: int = 0  # undecodable bytes, control characters, unrecognisable text
-    firmware_errors: int = 0
 
 
 @dataclass(slots=True)
@@ -303,8 +303,9 @@ class PrinterLink:
             self._on_firmware_info(reply.fields)
         elif isinstance(reply, Capability):
             self.status.capabilities[reply.name] = reply.enabled
+        elif isinstance(reply, Busy):
+            self.status.busy_reason = reply.reason
         elif isinstance(reply, FirmwareError):
-            self.stats.firmware_errors += 1
             if reply.fatal or self._halt is not None:
                 self._on_halt(reply.message)
             else:

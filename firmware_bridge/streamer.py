@@ -11,7 +11,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -155,7 +155,11 @@ class Streamer:
         for command in self.pause_script:
             await self.link.execute(command)
         file_line = self.progress.last_acked_file_line if self.progress else -1
-        self.paused_at = PausedAt(self.link.status.position, file_line, _copy(self.machine))
+        self.paused_at = PausedAt(
+            self.link.status.position,
+            file_line,
+            replace(self.machine, targets_c=dict(self.machine.targets_c)),
+        )
         return self.paused_at
 
     async def resume(self) -> None:
@@ -256,13 +260,3 @@ class Streamer:
             progress.bytes_acked = last.end_offset
             progress.layer = last.layer
             progress.last_acked_file_line = last.file_line
-
-
-def _copy(machine: MachineState) -> MachineState:
-    return MachineState(
-        dict(machine.targets_c),
-        machine.fan_speed,
-        machine.absolute_xyz,
-        machine.absolute_e,
-        machine.feed_mm_min,
-    )

@@ -229,8 +229,6 @@ class SendWindow:
             self._error_last_line = reply.last_line
         elif isinstance(reply, Wait) and self._inflight:
             self._sync_wanted = True  # idle firmware while we wait for oks: settle the count
-        elif isinstance(reply, Busy):
-            pass
 
     def on_garbage(self, now: float) -> None:
         """A reply line that was not valid text or not recognisable: it may have been an ok."""

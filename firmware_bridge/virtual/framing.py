@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from functools import reduce
-from operator import xor
+
+from firmware_bridge.protocol.framing import checksum
 
 _LEADING_INT = re.compile(rb"\s*([-+]?\d+)")
 
@@ -34,11 +34,6 @@ class Accepted:
 @dataclass(frozen=True, slots=True)
 class Rejected:
     error: LineError
-
-
-def checksum(data: bytes) -> int:
-    """XOR of every byte: the ``*<cs>`` of a line is this over everything before the ``*``."""
-    return reduce(xor, data, 0)
 
 
 def _strtol(data: bytes) -> int:
@@ -80,9 +75,3 @@ def check_line(line: bytes, last_n: int) -> Accepted | Rejected:
     own_number = int(digits.group(1)) if digits else 0
     command = body[digits.end() if digits else 0 :].strip()
     return Accepted(command.decode("latin-1"), own_number, line_number)
-
-
-def frame(line_number: int, command: str) -> bytes:
-    """The host side of the framing, for tests and tools: ``N<n> <cmd>*<cs>\\n``."""
-    body = f"N{line_number} {command}".encode("latin-1")
-    return body + b"*" + str(checksum(body)).encode() + b"\n"

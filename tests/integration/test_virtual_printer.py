@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import serial
 
+from firmware_bridge.protocol.framing import frame
 from firmware_bridge.virtual import VirtualPrinter
-from firmware_bridge.virtual.framing import frame
 from tests.fixtures.printer import PrinterProcess, PtyHost
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from firmware_bridge.protocol.framing import checksum, frame
 from firmware_bridge.virtual.config import VirtualPrinterConfig
-from firmware_bridge.virtual.framing import Accepted, LineError, Rejected, check_line, checksum, frame
+from firmware_bridge.virtual.framing import Accepted, LineError, Rejected, check_line
 from firmware_bridge.virtual.marlin import MarlinCore, emergency_code
 from firmware_bridge.virtual.wire import InboundWire, LineCorruptor, OutboundWire
 
