@@ -28,14 +28,14 @@ class GcodeSummary:
     layers: int
 
 
-def _is_layer_marker(raw: bytes) -> bool:
+def is_layer_marker(raw: bytes) -> bool:
     if not raw.startswith(b";"):
         return False
     text = raw[1:].lstrip()
     return text.startswith((b"LAYER:", b"LAYER_CHANGE")) or text[:6].lower() == b"layer "
 
 
-def _command(raw: bytes) -> str:
+def command_of(raw: bytes) -> str:
     if raw.startswith(b";") or not raw.strip():
         return ""
     return clean_line(raw.decode("ascii", "replace").replace("\ufffd", "?"))
@@ -47,8 +47,8 @@ def scan(path: Path) -> GcodeSummary:
     with path.open("rb") as fh:
         for raw in fh:
             if raw.startswith(b";"):
-                layers += _is_layer_marker(raw)
-            elif _command(raw):
+                layers += is_layer_marker(raw)
+            elif command_of(raw):
                 commands += 1
     return GcodeSummary(commands=commands, size_bytes=path.stat().st_size, layers=layers)
 
@@ -61,11 +61,11 @@ def read(path: Path, start_line: int = 0) -> Iterator[SourceLine]:
         for index, raw in enumerate(fh):
             offset += len(raw)
             if raw.startswith(b";"):
-                if _is_layer_marker(raw):
+                if is_layer_marker(raw):
                     layer += 1
                 continue
             if index < start_line:
                 continue
-            command = _command(raw)
+            command = command_of(raw)
             if command:
                 yield SourceLine(command, index, offset, layer)

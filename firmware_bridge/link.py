@@ -29,7 +29,7 @@ from firmware_bridge.errors import (
     PortError,
 )
 from firmware_bridge.flavours import MARLIN, Flavour, detect_flavour
-from firmware_bridge.protocol.framing import is_emergency
+from firmware_bridge.protocol.framing import frame, is_emergency
 from firmware_bridge.protocol.replies import (
     Busy,
     Capability,
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 ReplyListener = Callable[[Reply], None]
 TICK_S = 0.05
 PENDING_HIGH_WATER = 64  # commands queued ahead of the window before `submit` waits
+LINE_COUNTER_QUERY_N = 999_999_999  # never the next line: the board answers `Last Line: <n>`
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class PrinterStatus:
     temperatures: dict[str, HeaterReading] = field(default_factory=dict)
     position: Position | None = None
     busy_reason: str = ""
+    line_counter_at_connect: int | None = None  # the board's last accepted line number, when asked
 
 
 class PrinterLink:
@@ -104,6 +106,7 @@ class PrinterLink:
         self._listeners: list[ReplyListener] = []
         self._handshaking = False
         self._hello = 0
+        self._query_line_counter = False
 
     @staticmethod
     def _default_limits(flavour: Flavour) -> WindowLimits:
@@ -120,8 +123,13 @@ class PrinterLink:
     ) -> None:
         self.close()
 
-    async def open(self, handshake: bool = True) -> None:
-        """Open the port and (by default) handshake: line counter, M115, capabilities, auto-report."""
+    async def open(self, handshake: bool = True, *, query_line_counter: bool = False) -> None:
+        """Open the port and (by default) handshake: line counter, M115, capabilities, auto-report.
+
+        With `query_line_counter`, first ask a board that kept running (the host crashed, the board did
+        not) for the number of the last line it accepted: `status.line_counter_at_connect`. Every line
+        up to it will be executed, so a resumed stream must start after it."""
+        self._query_line_counter = query_line_counter
         self._failure = None
         self._halt = None
         self._conn = await open_serial(self.port, self.baud, self._on_lines, self._on_lost)
@@ -376,12 +384,36 @@ class PrinterLink:
         finally:
             self._listeners.remove(watch)
 
+    async def _ask_line_counter(self, timeout_s: float) -> int | None:
+        """Send a line numbered out of sequence: the board refuses it with `Last Line: <n>`, naming the
+        last line it accepted (and executes nothing). None when the board does not say."""
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def watch(reply: Reply) -> None:
+            if isinstance(reply, FirmwareError) and reply.last_line is not None and not answer.done():
+                answer.set_result(reply.last_line)
+
+        self._listeners.append(watch)
+        try:
+            assert self._conn is not None
+            self._conn.write(frame(LINE_COUNTER_QUERY_N, "M105"))
+            last_line = await asyncio.wait_for(answer, timeout=timeout_s)
+            log.info("%s: the board's last accepted line is N%d", self.port, last_line)
+            return last_line
+        except TimeoutError:
+            log.warning("%s: the board did not name its last line", self.port)
+            return None
+        finally:
+            self._listeners.remove(watch)
+
     async def _handshake(self) -> None:
         """Settle, then M110 N0 until answered (a board may still be booting), M115, auto-report."""
         self._handshaking = True
         self.window.firmware_reset()
         if not await self._settle(1.0):
             log.debug("%s: no echo to M118, going on without it", self.port)
+        if self._query_line_counter:
+            self.status.line_counter_at_connect = await self._ask_line_counter(1.0)
         try:
             deadline = self._clock() + self._handshake_timeout_s
             while True:

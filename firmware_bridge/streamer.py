@@ -45,6 +45,7 @@ class Progress:
     lines_acked: int = 0
     layer: int = -1
     last_acked_file_line: int = -1
+    last_acked_line_no: int = -1  # the wire line number of `last_acked_file_line` (-1: not known)
     elapsed_s: float = 0.0
 
     @property
@@ -251,11 +252,14 @@ class Streamer:
         acked = self.link.window.acked_ticket
         tickets = self._tickets
         last: SourceLine | None = None
+        last_ticket = -1
         count = 0
         while tickets and tickets[0][0] <= acked:
-            last = tickets.popleft()[1]
+            last_ticket, last = tickets.popleft()
             count += 1
         if last is not None:
+            window = self.link.window
+            progress.last_acked_line_no = window.acked_line_no if last_ticket == window.acked_ticket else -1
             progress.lines_acked += count
             progress.bytes_acked = last.end_offset
             progress.layer = last.layer

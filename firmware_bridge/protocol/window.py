@@ -102,6 +102,7 @@ class SendWindow:
         self.stats = WindowStats()
         #: highest ticket whose line the firmware acknowledged (tickets count submitted commands).
         self.acked_ticket = -1
+        self.acked_line_no = -1  # the line number the firmware gave `acked_ticket`
         self._pending: deque[tuple[int, str]] = deque()
         self._next_ticket = 0
         self._next_line = 1
@@ -339,8 +340,9 @@ class SendWindow:
         self._inflight_bytes -= sent.nbytes
         if not sent.emergency:
             self._inflight_lines -= 1
-        if acknowledge and not sent.discarded and sent.ticket is not None:
-            self.acked_ticket = max(self.acked_ticket, sent.ticket)
+        if acknowledge and not sent.discarded and sent.ticket is not None and sent.ticket > self.acked_ticket:
+            self.acked_ticket = sent.ticket
+            self.acked_line_no = sent.line_no if sent.line_no is not None else -1
 
     def _pop_rejected(self) -> _Sent | None:
         """The entry an error's `ok` answers: the oldest discarded line, else the oldest line.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import deque
 
 from firmware_bridge.virtual import gcodes
@@ -23,7 +24,7 @@ from firmware_bridge.virtual.config import VirtualPrinterConfig
 from firmware_bridge.virtual.framing import Accepted, LineError, check_line, strip_line
 from firmware_bridge.virtual.motion import Motion, Planner
 from firmware_bridge.virtual.stats import Stats
-from firmware_bridge.virtual.thermal import ThermalModel
+from firmware_bridge.virtual.thermal import HeaterFault, ThermalModel
 from firmware_bridge.virtual.waits import Waiter
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ MAX_LINE_BYTES = 96
 WAIT_REPORT_INTERVAL_S = 1.0
 DEFAULT_BUSY_INTERVAL_S = 2.0
 _EMERGENCY_CODES = (b"M112", b"M108", b"M410")
+_M112 = re.compile(r"\s*[Mm]\s*0*112(?![0-9])")
+"""M112 as the G-code dispatcher reads it (``m112``, ``M0112``), for the queued path."""
 _ERROR_COUNTERS = {
     LineError.CHECKSUM: "checksum_errors",
     LineError.LINE_NUMBER: "line_number_errors",
@@ -65,6 +68,10 @@ class MarlinCore:
         self.stats = Stats()
         self.output: list[tuple[float, bytes]] = []
         self.executed: list[tuple[int, str]] = []
+        self.fault_injected_s: float | None = None
+        """When ``inject_heater_fault`` last ran (this core's clock); kept across resets."""
+        self.m112_received_s: float | None = None
+        """When the firmware last acted on an M112 (on arrival with the emergency parser, else when run)."""
         self._boot(now_s)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -116,13 +123,13 @@ class MarlinCore:
         self._ep_tail = b""
 
     def kill(self, *errors: str) -> None:
-        """Marlin's ``kill()``: report, heaters off, stop everything until a reset."""
+        """Marlin's ``kill()``: report, heaters off (supply cut), stop everything until a reset."""
         if self.killed:
             return
         for error in (*errors, KILLED_MESSAGE):
             self.emit(error)
         self.killed = True
-        self.thermal.all_off()
+        self.thermal.cut_supply()
         self.planner.clear()
         self.commands.clear()
         self.rx.clear()
@@ -136,6 +143,20 @@ class MarlinCore:
         heater = self.thermal.heater(heater_name)
         heater.runaway = True
         self.kill(f"Error:Thermal Runaway, system stopped! Heater_ID: {heater.heater_id}")
+
+    def inject_heater_fault(self, heater_name: str, mode: HeaterFault | str | None, now_s: float) -> None:
+        """A hardware fault on ``tool0``/``tool1``/``bed`` (None clears it); the firmware does not notice.
+
+        ``stuck_on``: full heat whatever the target; ``open``: no heat. Marlin would catch either sooner
+        or later with its own thermal protection; this board has none, so only the host can. A reset
+        (the board power-cycled or replaced) clears the fault. KeyError for an unknown heater, ValueError
+        for an unknown mode.
+        """
+        fault = None if mode is None else HeaterFault(mode)
+        self.advance(now_s)
+        self.thermal.heater(heater_name).fault = fault
+        self.fault_injected_s = self.now_s
+        log.info("virtual printer: heater fault %s on %s", fault, heater_name)
 
     # --- output ----------------------------------------------------------------------------------
 
@@ -195,6 +216,7 @@ class MarlinCore:
             self.stats.emergency_commands += 1
             log.debug("emergency parser: %s", code)
             if code == b"M112":
+                self.m112_received_s = self.now_s
                 self.kill()
             elif code == b"M108":
                 self.wait_broken = True
@@ -324,6 +346,8 @@ class MarlinCore:
             stats.last_executed_line = line_number
             if self.config.record_executed:
                 self.executed.append((line_number, command))
+        if "112" in command and _M112.match(command):
+            self.m112_received_s = self.now_s
         outcome = gcodes.execute(self, command, line_number)
         if isinstance(outcome, gcodes.Reply):
             if outcome is gcodes.Reply.OK:
@@ -353,6 +377,8 @@ class MarlinCore:
             "last_n": self.last_n,
             "position": self.motion.as_dict(),
             "killed": self.killed,
+            "fault_injected_s": self.fault_injected_s,
+            "m112_received_s": self.m112_received_s,
             "temps": self.thermal.as_dict(),
             "fan_pwm": self.fan_pwm,
             "planner_queued": len(self.planner),

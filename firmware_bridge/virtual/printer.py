@@ -92,7 +92,10 @@ class VirtualPrinter:
         return None if self._port is None else self._port.path
 
     def stats(self) -> dict[str, object]:
-        """Counters (see ``Stats``) plus ``position``, ``temps``, ``killed``, ``last_n``, ``plugged``."""
+        """Counters (see ``Stats``), ``position``, ``temps``, ``killed``, ``last_n``, ``plugged``, and more.
+
+        ``fault_injected_s`` / ``m112_received_s``: on the ``time.monotonic()`` clock, None before.
+        """
         self.core.stats.corrupted_in = self._corrupt_in.corrupted
         self.core.stats.corrupted_out = self._corrupt_out.corrupted
         return {**self.core.stats_dict(), "plugged": self._port is not None}
@@ -117,6 +120,14 @@ class VirtualPrinter:
     def inject_runaway(self, heater: str = "tool0") -> None:
         """Thermal runaway on ``tool0``/``tool1``/``bed``: the board reports it and halts."""
         self.core.inject_runaway(heater, self._now())
+        self._pump()
+
+    def inject_heater_fault(self, heater: str = "tool0", mode: str | None = "stuck_on") -> None:
+        """A heater fault the firmware does not catch: ``stuck_on`` (full heat), ``open`` (none), None clears.
+
+        KeyError for an unknown heater, ValueError for an unknown mode.
+        """
+        self.core.inject_heater_fault(heater, mode, self._now())
         self._pump()
 
     # --- plumbing --------------------------------------------------------------------------------

@@ -2,10 +2,15 @@
 
 dT/dt = (P * max_rise_c - (T - ambient_c)) / tau_s, integrated exactly over steps of constant power, so any
 step length is stable. Formatting follows Marlin's ``print_heater_states``.
+
+Faults (``HeaterFault``) change the heat a heater delivers, not what the controller commands: ``@:`` still
+reports the firmware's own PWM, as Marlin does, so a stuck MOSFET shows ``@:0`` while the temperature
+climbs. The model has no thermal protection of its own: only the host can notice such a heater.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 
@@ -15,6 +20,15 @@ BED_MAX_RISE_C = 150.0
 CONTROL_STEP_S = 0.1
 """The controller re-decides power at most this often (Marlin's PID runs on a similar tick)."""
 PROPORTIONAL_GAIN = 8.0
+
+
+class HeaterFault(enum.StrEnum):
+    """A hardware fault the firmware cannot see: it keeps commanding power, the heater ignores it."""
+
+    STUCK_ON = "stuck_on"
+    """Failed-short MOSFET: full heat whatever the target (until the board cuts its supply)."""
+    OPEN = "open"
+    """Broken heater cartridge or wire: no heat at all."""
 
 
 @dataclass(slots=True)
@@ -28,7 +42,11 @@ class Heater:
     temp_c: float = 0.0
     target_c: float = 0.0
     power: float = 0.0
+    """What the controller commands, 0..1 (reported after ``@:``)."""
     runaway: bool = False
+    fault: HeaterFault | None = None
+    supplied: bool = True
+    """False once the board has cut the heaters' supply (``kill()``): no heat, stuck MOSFET or not."""
 
     def __post_init__(self) -> None:
         if self.temp_c == 0.0:
@@ -43,11 +61,20 @@ class Heater:
         correction = PROPORTIONAL_GAIN * (self.target_c - self.temp_c) / self.max_rise_c
         self.power = min(1.0, max(0.0, hold + correction))
 
+    @property
+    def heat(self) -> float:
+        """The power the heater really delivers, 0..1: the commanded power unless a fault overrides it."""
+        if not self.supplied or self.fault is HeaterFault.OPEN:
+            return 0.0
+        if self.fault is HeaterFault.STUCK_ON:
+            return 1.0
+        return self.power
+
     def step(self, dt_s: float) -> None:
-        """Advance ``dt_s`` seconds at the current power (exact solution of the first-order model)."""
+        """Advance ``dt_s`` seconds at the current heat (exact solution of the first-order model)."""
         if dt_s <= 0.0:
             return
-        steady_c = self.ambient_c + self.power * self.max_rise_c
+        steady_c = self.ambient_c + self.heat * self.max_rise_c
         self.temp_c = steady_c + (self.temp_c - steady_c) * math.exp(-dt_s / self.tau_s)
 
     @property
@@ -92,6 +119,12 @@ class ThermalModel:
             heater.target_c = 0.0
             heater.power = 0.0
 
+    def cut_supply(self) -> None:
+        """Marlin's ``kill()`` with a switched supply (PSU_CONTROL): every heater off, even a stuck one."""
+        self.all_off()
+        for heater in self.heaters:
+            heater.supplied = False
+
     def heater(self, name: str) -> Heater:
         """``tool0``/``0``/``T0`` … or ``bed``; KeyError otherwise."""
         key = name.strip().lower()
@@ -117,9 +150,14 @@ class ThermalModel:
             parts += [f"@{i}:{h.power_pwm}" for i, h in enumerate(self.tools)]
         return " ".join(parts)
 
-    def as_dict(self) -> dict[str, dict[str, float]]:
+    def as_dict(self) -> dict[str, dict[str, float | str | None]]:
         names = [f"tool{i}" for i in range(len(self.tools))] + ["bed"]
         return {
-            name: {"actual": round(h.temp_c, 2), "target": h.target_c, "power": round(h.power, 3)}
+            name: {
+                "actual": round(h.temp_c, 2),
+                "target": h.target_c,
+                "power": round(h.power, 3),
+                "fault": None if h.fault is None else h.fault.value,
+            }
             for name, h in zip(names, self.heaters, strict=True)
         }

@@ -197,6 +197,29 @@ def test_runaway_halts(virtual_printer_process: Spawn) -> None:
         assert link.readline() == b""  # killed: no answer
 
 
+def test_heater_fault_control_word(virtual_printer_process: Spawn) -> None:
+    printer = virtual_printer_process("--baud", "0")
+    with port(printer.path, timeout_s=5.0) as link:
+        assert ask(link, b"M109 S210\n")[-1] == b"ok"  # about 3 s with tau 2 s
+        answer = printer.control("heater_fault tool0 stuck_on")
+        assert answer["ok"] is True and answer["fault"] == "stuck_on"
+        time.sleep(0.5)  # 210 → 241 °C: the firmware still reports its target and @:0
+        report = ask(link, b"M105\n")[-1].decode()
+        assert report.startswith("ok T:") and float(report.split()[1][2:]) > 225.0
+        stats = printer.stats()
+        assert stats["killed"] is False and stats["m112_received_s"] is None
+        assert stats["temps"]["tool0"]["fault"] == "stuck_on"
+        link.write(b"M112\n")
+        assert link.readline() == b"Error:Printer halted. kill() called!\n"
+    stats = printer.stats()
+    assert stats["killed"] is True
+    assert 0.4 < stats["m112_received_s"] - answer["fault_injected_s"] < 3.0
+    assert stats["fault_injected_s"] == answer["fault_injected_s"]
+    assert stats["temps"]["tool0"]["target"] == 0.0
+    assert printer.control("heater_fault bed melted")["ok"] is False
+    assert printer.control("heater_fault tool7 open") == {"ok": False, "error": "no such heater: 'tool7'"}
+
+
 def test_corruption_is_counted_both_ways(virtual_printer_process: Spawn) -> None:
     printer = virtual_printer_process("--baud", "0", "--corrupt-ratio", "0.2", "--seed", "3")
     with port(printer.path, timeout_s=0.2) as link:

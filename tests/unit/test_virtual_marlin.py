@@ -304,6 +304,84 @@ def test_bed_runaway_names_the_bed() -> None:
     assert lines_of(core)[0] == "Error:Thermal Runaway, system stopped! Heater_ID: bed"
 
 
+def at_210(**settings: object) -> MarlinCore:
+    """A core whose hotend has settled at 210 °C (t = 20 s)."""
+    core = MarlinCore(replace(BASE, **settings))  # type: ignore[arg-type]
+    send(core, "M104 S210", at_s=0.0)
+    run_until(core, 20.0)
+    assert abs(core.thermal.tools[0].temp_c - 210.0) < 0.1
+    return core
+
+
+def test_stuck_on_heater_climbs_past_its_target_unnoticed() -> None:
+    core = at_210()
+    core.inject_heater_fault("tool0", "stuck_on", 20.0)
+    assert core.stats_dict()["fault_injected_s"] == 20.0
+    # Full heat drives the hotend towards ambient + 330 °C: 352 - 142·e^(-t/2) from 210 °C (tau 2 s),
+    # past 225 °C after 0.22 s, 266 °C after 1 s, 300 °C after 2 s.
+    run_until(core, 20.3)
+    assert core.thermal.tools[0].temp_c > 225.0
+    report = send(core, "M105", at_s=21.0)
+    assert report[0].startswith("ok T:265.8") and report[0].endswith("@:0 B@:0")  # firmware thinks it is off
+    send(core, "M104 S0", at_s=21.0)
+    run_until(core, 22.0)
+    assert core.thermal.tools[0].temp_c > 295.0
+    assert not core.killed  # the firmware does not catch it: that is the host's job
+    assert core.stats_dict()["temps"]["tool0"]["fault"] == "stuck_on"  # type: ignore[index]
+
+
+def test_open_heater_cools_while_the_firmware_drives_it() -> None:
+    core = at_210()
+    core.inject_heater_fault("tool0", "open", 20.0)
+    run_until(core, 22.0)
+    assert core.thermal.tools[0].temp_c < 100.0
+    assert send(core, "M105")[0].endswith("@:127 B@:0")  # full power, no heat
+    run_until(core, 40.0)
+    assert core.thermal.tools[0].temp_c < 23.0 and not core.killed
+
+
+def test_bed_fault_and_clearing_it() -> None:
+    core = MarlinCore(BASE)
+    core.inject_heater_fault("bed", "stuck_on", 0.0)
+    run_until(core, 2.0)
+    assert core.thermal.bed.temp_c > 80.0
+    core.inject_heater_fault("bed", None, 2.0)
+    run_until(core, 10.0)
+    assert core.thermal.bed.temp_c < 30.0
+
+
+@pytest.mark.parametrize(
+    ("heater", "mode", "error"), [("tool1", "open", KeyError), ("tool0", "melted", ValueError)]
+)
+def test_heater_fault_rejects_unknown_heater_or_mode(heater: str, mode: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        MarlinCore(BASE).inject_heater_fault(heater, mode, 0.0)
+
+
+def test_m112_is_recorded_and_cuts_even_a_stuck_heater() -> None:
+    core = at_210()
+    assert core.stats_dict()["m112_received_s"] is None
+    core.inject_heater_fault("tool0", "stuck_on", 20.0)
+    assert send(core, "M112", at_s=21.5) == ["Error:Printer halted. kill() called!"]
+    stats = core.stats_dict()
+    assert stats["killed"] is True and stats["m112_received_s"] == 21.5 and stats["fault_injected_s"] == 20.0
+    hot_c = core.thermal.tools[0].temp_c
+    assert all(h.target_c == 0.0 and h.heat == 0.0 for h in core.thermal.heaters)
+    core.advance(30.0)
+    assert core.thermal.tools[0].temp_c < hot_c - 100.0  # the board cut the heaters' supply
+    core.reset(31.0)  # a new board: fault gone, the record of it kept
+    assert core.thermal.tools[0].fault is None
+    assert core.stats_dict()["m112_received_s"] == 21.5
+
+
+def test_queued_m112_is_recorded_when_it_runs() -> None:
+    core = heating_core(emergency_parser=False)
+    assert send(core, "m112", at_s=0.5) == []
+    assert core.m112_received_s is None  # waits behind M109
+    run_until(core, 5.0)
+    assert core.killed and core.m112_received_s is not None and 1.0 < core.m112_received_s < 5.0
+
+
 def test_duplicates_count_lines_run_twice() -> None:
     core = MarlinCore(replace(BASE, record_executed=True))
     send(core, numbered(0, "M110 N0"), numbered(1, "G1 X1"), numbered(2, "G1 X2"))

@@ -1,8 +1,10 @@
 """``3dpot virtual-printer``: a Marlin-like printer on a pty, steered by one-word lines on stdin.
 
 Prints the path to open as its first stdout line. Control lines on stdin (answers: one JSON object per
-line on stdout): ``stats``, ``reset``, ``unplug``, ``replug``, ``runaway [tool0|tool1|bed]``, ``quit``.
-On ``quit``, SIGTERM or SIGINT it prints the final stats and exits 0; EOF on stdin changes nothing.
+line on stdout): ``stats``, ``reset``, ``unplug``, ``replug``, ``runaway [tool0|tool1|bed]``,
+``heater_fault [tool0|tool1|bed] [stuck_on|open|none]`` (a fault the firmware does not catch; ``none``
+clears it), ``quit``. On ``quit``, SIGTERM or SIGINT it prints the final stats and exits 0; EOF on stdin
+changes nothing.
 """
 
 from __future__ import annotations
@@ -141,9 +143,23 @@ def control(printer: VirtualPrinter, line: str, stop: asyncio.Event) -> dict[str
         if verb == "runaway":
             printer.inject_runaway(args[0] if args else "tool0")
             return {"ok": True}
+        if verb == "heater_fault":
+            return _heater_fault(printer, args)
         if verb == "quit":
             stop.set()
             return None
     except KeyError as exc:
         return {"ok": False, "error": f"no such heater: {exc}"}
     return {"ok": False, "error": f"unknown control command: {verb}"}
+
+
+def _heater_fault(printer: VirtualPrinter, args: list[str]) -> dict[str, object]:
+    """``heater_fault [heater] [stuck_on|open|none]``: defaults ``tool0 stuck_on``."""
+    heater = args[0] if args else "tool0"
+    word = args[1].lower() if len(args) > 1 else "stuck_on"
+    mode = None if word == "none" else word
+    try:
+        printer.inject_heater_fault(heater, mode)
+    except ValueError:
+        return {"ok": False, "error": f"unknown heater fault: {word} (stuck_on, open or none)"}
+    return {"ok": True, "heater": heater, "fault": mode, "fault_injected_s": printer.core.fault_injected_s}
