@@ -27,6 +27,7 @@ from contract.errors import (
     InvalidJsonError,
     InvalidPayloadError,
     InvalidTopicError,
+    SigningKeyError,
     UnsupportedSchemaError,
 )
 from contract.events import Event, EventType
@@ -44,6 +45,13 @@ from contract.homeassistant import (
 from contract.info import BuildVolume, PrinterInfo
 from contract.jobs import JobManifest, StartPolicy
 from contract.presence import Presence, format_presence, parse_presence
+from contract.signing import (
+    generate_signing_key,
+    public_key_of,
+    sign_manifest,
+    validate_public_key,
+    verify_manifest,
+)
 from contract.state import (
     HeaterReading,
     JobProgress,
@@ -114,6 +122,7 @@ __all__ = [
     "QueueSnapshot",
     "QueueStart",
     "QueueState",
+    "SigningKeyError",
     "StartPolicy",
     "StateRefresh",
     "StateSnapshot",
@@ -131,9 +140,14 @@ __all__ = [
     "encode",
     "format_ha_command",
     "format_presence",
+    "generate_signing_key",
     "now_ms",
     "parse_ha_command",
     "parse_presence",
     "parse_topic",
+    "public_key_of",
+    "sign_manifest",
     "validate_pid",
+    "validate_public_key",
+    "verify_manifest",
 ]

@@ -69,6 +69,7 @@ class AckCode(StrEnum):
     JOB_NOT_FOUND = "job_not_found"
     GCODE_NOT_ALLOWED = "gcode_not_allowed"
     STORAGE_FULL = "storage_full"
+    EXPIRED_OFFER = "expired_offer"  # the manifest's not_after has passed (status `expired` = expires_at)
 
 
 class Ack(Payload):

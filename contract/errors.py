@@ -3,22 +3,26 @@
 ::
 
     ValueError
-     └── ContractError               anything on the wire that does not match this contract
+     └── ContractError               anything on the wire (or a key) that does not match this contract
           ├── InvalidTopicError      a topic (or printer id) that is not ours or is malformed
           ├── InvalidJsonError       the payload is not JSON (or not UTF-8)
           ├── UnsupportedSchemaError the payload's ``schema`` is missing or not one we speak
-          └── InvalidPayloadError    valid JSON of our schema, wrong shape or values
+          ├── InvalidPayloadError    valid JSON of our schema, wrong shape or values
+          └── SigningKeyError        an Ed25519 key (configuration, not wire) that is not base64
+                                     of a raw 32-byte key
 
 Every one carries a message a person can act on. A component that receives from the broker
 catches ``ContractError``, counts it and drops the message (or acks ``rejected``); bugs propagate.
-``ContractError`` subclasses ``ValueError`` so pydantic validators may raise it directly.
+``SigningKeyError`` is the exception: it comes from our own configuration, so settings validate
+keys at startup and it is never caught per message. ``ContractError`` subclasses ``ValueError``
+so pydantic validators may raise it directly.
 """
 
 from __future__ import annotations
 
 
 class ContractError(ValueError):
-    """A message that does not match the wire contract."""
+    """A message (or a signing key) that does not match the wire contract."""
 
 
 class InvalidTopicError(ContractError):
@@ -35,3 +39,7 @@ class UnsupportedSchemaError(ContractError):
 
 class InvalidPayloadError(ContractError):
     """The payload is JSON of our schema but its shape or values are wrong."""
+
+
+class SigningKeyError(ContractError):
+    """An Ed25519 key that is not base64 (standard, padded) of a raw 32-byte key."""

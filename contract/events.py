@@ -23,6 +23,7 @@ class EventType(StrEnum):
     JOB_COMPLETED = "job.completed"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    JOB_INTERRUPTED = "job.interrupted"  # the board reset or lost power mid-print; resumable
     PRINTER_ERROR = "printer.error"
     QUEUE_CHANGED = "queue.changed"
 
