@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.broker",
+    "tests.fixtures.cloud",
     "tests.fixtures.database",
     "tests.fixtures.printer",
 ]

@@ -1,0 +1,127 @@
+"""The app factory: ``create_app(settings)`` builds and wires everything, at call time, never at import.
+
+Startup (lifespan): migrate the database to the newest revision, create the first admin when
+there is no user, write the Mosquitto files when configured. Shutdown: close the database pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Final
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from cloud import health
+from cloud.db import Database, migrate, utcnow
+from cloud.errors import install_error_handlers
+from cloud.keys import resolve_secrets
+from cloud.metrics import CloudMetrics, MetricsMiddleware
+from cloud.printers import routes as printer_routes
+from cloud.printers.mosquitto_auth import MosquittoAuth
+from cloud.ratelimit import TokenBucketLimiter
+from cloud.services import CloudServices, get_services
+from cloud.settings import CloudSettings, RateLimit, load_settings
+from cloud.users import routes as user_routes
+from cloud.users.passwords import Passwords
+from cloud.users.service import bootstrap_admin
+from cloud.users.tokens import TokenCodec
+
+log = logging.getLogger(__name__)
+
+TITLE: Final = "3D Pot cloud"
+DESCRIPTION: Final = """\
+The fleet cloud of 3D Pot: accounts, printers and their enrolment (more to come: fleet state,
+farm queue, signed job dispatch).
+
+Authenticate with `Authorization: Bearer <token>` (a JWT from `POST /api/auth/login`) or
+`X-Api-Key: <key>`. Everything is scoped to the caller's organisation: another organisation's
+object is a 404. Every error has the body `{"code": ..., "message": ...}`.
+"""
+TAGS: Final = [
+    {"name": "auth", "description": "Log in and find out who you are."},
+    {"name": "users", "description": "Users of your organisation (admins)."},
+    {"name": "api-keys", "description": "API keys of your organisation (admins)."},
+    {"name": "printers", "description": "Printers of your organisation and their claim codes."},
+    {"name": "enrolment", "description": "Agents exchange a claim code for their credentials."},
+    {"name": "ops", "description": "Health, readiness, metrics and version."},
+]
+
+
+def _limiter(limit: RateLimit) -> TokenBucketLimiter:
+    return TokenBucketLimiter(burst=limit.burst, per_s=limit.per_minute / 60.0)
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def build_services(settings: CloudSettings, clock: Callable[[], datetime] = utcnow) -> CloudServices:
+    """Every collaborator of the app (secrets are read or generated here)."""
+    secrets = resolve_secrets(settings)
+    mosquitto = None
+    if settings.mosquitto.password_file is not None or settings.mosquitto.acl_file is not None:
+        mosquitto = MosquittoAuth(
+            settings.mosquitto,
+            settings.mqtt_topic_prefix,
+            settings.mqtt_ingest_username,
+            secrets.mqtt_ingest_password,
+        )
+    version = health.package_version()
+    return CloudServices(
+        settings=settings,
+        secrets=secrets,
+        database=Database(settings.database_url),
+        passwords=Passwords(settings.password_hashing),
+        tokens=TokenCodec(secrets.jwt_secret, settings.access_token_lifetime_s),
+        metrics=CloudMetrics(version),
+        login_limiter=_limiter(settings.login_rate_limit),
+        enrol_limiter=_limiter(settings.enrol_rate_limit),
+        mosquitto=mosquitto,
+        clock=clock,
+        version=version,
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services = app.state.services
+    assert isinstance(services, CloudServices)
+    try:
+        if services.settings.migrate_on_startup:
+            await migrate(services.settings.database_url)
+            log.info("database %r is at the newest revision", services.database)
+        async with services.database.session() as session:
+            await bootstrap_admin(session, services.passwords, services.settings.bootstrap_admin)
+            if services.mosquitto is not None:
+                await services.mosquitto.sync(session)
+        yield
+    finally:
+        await services.database.dispose()
+
+
+def create_app(settings: CloudSettings | None = None, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """The cloud's ASGI app for ``settings`` (default: ``load_settings()``: environment, defaults)."""
+    settings = settings if settings is not None else load_settings()
+    services = build_services(settings, clock)
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=services.version,
+        openapi_tags=TAGS,
+        lifespan=_lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    app.include_router(health.router)
+    app.include_router(user_routes.router)
+    app.include_router(printer_routes.router)
+    return app
+
+
+__all__ = ["create_app", "get_services"]

@@ -1,0 +1,1 @@
+"""Alembic revisions of the cloud database (run by ``cloud.db.migrate``)."""

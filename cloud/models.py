@@ -1,0 +1,12 @@
+"""Every table of the cloud, imported in one place so ``Base.metadata`` is complete (for Alembic).
+
+A resource that adds tables imports its models module here and adds an Alembic revision.
+"""
+
+from cloud.db.base import Base
+from cloud.printers.models import ClaimCode, Printer
+from cloud.users.models import ApiKey, Organisation, User
+
+metadata = Base.metadata
+
+__all__ = ["ApiKey", "ClaimCode", "Organisation", "Printer", "User", "metadata"]

@@ -1,0 +1,1 @@
+"""Printers of an organisation, claim codes and enrolment, and the Mosquitto credentials they get."""

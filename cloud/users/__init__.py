@@ -1,0 +1,1 @@
+"""Accounts: organisations, users, roles, API keys, login and the auth dependencies."""
