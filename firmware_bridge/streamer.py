@@ -55,25 +55,36 @@ class Progress:
 
 @dataclass(slots=True)
 class MachineState:
-    """What the streamed G-code has set so far: restored after a pause, saved for recovery."""
+    """What the G-code sent so far has set: positions, modes, feed, fan and heater targets.
 
-    targets_c: dict[str, float] = field(default_factory=dict)
-    fan_speed: int = 0
+    Restored after a pause, and replayed over a file to find where a job can pick up again."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    e: float = 0.0
     absolute_xyz: bool = True
     absolute_e: bool = True
     feed_mm_min: float | None = None
+    fan_speed: int = 0
+    targets_c: dict[str, float] = field(default_factory=dict)
 
     def track(self, command: str) -> None:
         word = command_word(command)
-        if word in ("M104", "M109", "M140", "M190"):
-            value = _arg(command, "S") or _arg(command, "R")
-            heater = "bed" if word in ("M140", "M190") else f"tool{int(_arg(command, 'T') or 0)}"
-            if value is not None:
-                self.targets_c[heater] = value
-        elif word == "M106":
-            self.fan_speed = int(_arg(command, "S") or 255)
-        elif word == "M107":
-            self.fan_speed = 0
+        args = gcode_args(command)
+        if word in ("G0", "G1", "G2", "G3"):
+            for axis in ("x", "y", "z"):
+                value = args.get(axis.upper())
+                if value is not None:
+                    setattr(self, axis, value if self.absolute_xyz else getattr(self, axis) + value)
+            if "E" in args:
+                self.e = args["E"] if self.absolute_e else self.e + args["E"]
+            if "F" in args:
+                self.feed_mm_min = args["F"]
+        elif word == "G92":
+            for axis in ("x", "y", "z", "e"):
+                if axis.upper() in args:
+                    setattr(self, axis, args[axis.upper()])
         elif word == "G90":
             self.absolute_xyz = self.absolute_e = True
         elif word == "G91":
@@ -82,20 +93,30 @@ class MachineState:
             self.absolute_e = True
         elif word == "M83":
             self.absolute_e = False
-        elif word in ("G0", "G1"):
-            feed = _arg(command, "F")
-            if feed is not None:
-                self.feed_mm_min = feed
+        elif word == "M106":
+            self.fan_speed = int(args.get("S", 255))
+        elif word == "M107":
+            self.fan_speed = 0
+        elif word in ("M104", "M109", "M140", "M190"):
+            target = args.get("S", args.get("R"))
+            heater = "bed" if word in ("M140", "M190") else f"tool{int(args.get('T', 0))}"
+            if target is not None:
+                self.targets_c[heater] = target
+
+    def copy(self) -> MachineState:
+        return replace(self, targets_c=dict(self.targets_c))
 
 
-def _arg(command: str, letter: str) -> float | None:
+def gcode_args(command: str) -> dict[str, float]:
+    """`G1 X10 Y-2.5 E.3` → {X: 10, Y: -2.5, E: 0.3}; a bare letter is 0, unreadable values are skipped."""
+    values: dict[str, float] = {}
     for part in command.split()[1:]:
-        if part[:1].upper() == letter:
-            try:
-                return float(part[1:])
-            except ValueError:
-                return None
-    return None
+        letter, text = part[:1].upper(), part[1:]
+        try:
+            values[letter] = float(text) if text else 0.0
+        except ValueError:
+            continue
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +180,7 @@ class Streamer:
         self.paused_at = PausedAt(
             self.link.status.position,
             file_line,
-            replace(self.machine, targets_c=dict(self.machine.targets_c)),
+            self.machine.copy(),
         )
         return self.paused_at
 

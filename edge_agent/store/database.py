@@ -3,6 +3,8 @@ every change is one transaction, and `synchronous=FULL` makes a committed one du
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,22 +18,41 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    """The connection and its single writer lock (SQLite allows one writer; we never queue two)."""
+    """The connection and its single writer lock: SQLite allows one writer, and one connection holds
+    one transaction at a time, so the components' transactions take turns here."""
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
+        self._writer = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception."""
-        await self.connection.execute("BEGIN IMMEDIATE")
-        try:
+        """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception.
+
+        BEGIN, COMMIT and ROLLBACK are shielded: a cancel that lands while one of them runs in
+        aiosqlite's thread must not leave the shared connection inside a transaction."""
+        async with self._writer:
+            begin = asyncio.ensure_future(self.connection.execute("BEGIN IMMEDIATE"))
+            try:
+                await asyncio.shield(begin)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await begin
+                    await asyncio.shield(self.connection.rollback())
+                raise
+            try:
+                yield self.connection
+            except BaseException:
+                await asyncio.shield(self.connection.rollback())
+                raise
+            await asyncio.shield(self.connection.commit())
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads that must not see another component's uncommitted rows (one connection is shared)."""
+        async with self._writer:
             yield self.connection
-        except BaseException:
-            await self.connection.rollback()
-            raise
-        await self.connection.commit()
 
     async def schema_version(self) -> int:
         async with self.connection.execute("PRAGMA user_version") as cursor:

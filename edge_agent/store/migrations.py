@@ -47,4 +47,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_queue ON jobs (state, priority DESC, position);
     """,
+    # 2: uploaded files; what a job needs to report progress and to resume after a crash or reset
+    """
+    CREATE TABLE files (
+        name        TEXT PRIMARY KEY,
+        size_bytes  INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,
+        uploaded_ms INTEGER NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN est_print_s REAL;
+    ALTER TABLE jobs ADD COLUMN filament_mm REAL;
+    ALTER TABLE jobs ADD COLUMN start_policy TEXT NOT NULL DEFAULT 'when_ready';
+    ALTER TABLE jobs ADD COLUMN not_after_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN print_duration_s REAL NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN bytes_acked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN layer INTEGER;
+    ALTER TABLE jobs ADD COLUMN total_layers INTEGER;
+    ALTER TABLE jobs ADD COLUMN stream_start_line INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN acked_line_no INTEGER NOT NULL DEFAULT -1;
+    ALTER TABLE jobs ADD COLUMN started_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN finished_ms INTEGER
+    """,
 )

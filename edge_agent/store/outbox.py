@@ -71,11 +71,14 @@ class Outbox:
 
     async def unpublished(self, limit: int = 100) -> list[OutboxEvent]:
         """The oldest events not yet acknowledged by the broker, in `seq` order."""
-        async with self._db.connection.execute(
-            "SELECT seq, event_id, ts_ms, event_type, job_id, data_json FROM outbox "
-            "WHERE published = 0 ORDER BY seq LIMIT ?",
-            (limit,),
-        ) as cursor:
+        async with (
+            self._db.reading() as connection,
+            connection.execute(
+                "SELECT seq, event_id, ts_ms, event_type, job_id, data_json FROM outbox "
+                "WHERE published = 0 ORDER BY seq LIMIT ?",
+                (limit,),
+            ) as cursor,
+        ):
             rows = await cursor.fetchall()
         return [OutboxEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
