@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration lint bench clean
+.PHONY: venv demo test test-unit test-integration lint bench bench-agent clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ lint: $(STAMP)
 ## Benchmarks (figures printed side by side with their reference; copy them into the README).
 bench: $(STAMP)
 	$(BIN)/python -m bench.serial_link
+
+## The agent's RSS and CPU while printing at >= 1,000 lines/s, next to the bare firmware bridge.
+bench-agent: $(STAMP)
+	$(BIN)/python -m bench.agent_footprint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

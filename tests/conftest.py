@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.cloud",
     "tests.fixtures.database",
     "tests.fixtures.printer",
+    "tests.fixtures.agent",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from threedpot.commands import cloud, demo, print_file, virtual_printer
+from threedpot.commands import agent, cloud, demo, print_file, virtual_printer
 
 app = typer.Typer(
     name="3dpot",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("virtual-printer")(virtual_printer.command)
 app.command("print")(print_file.command)
 app.command("demo")(demo.command)
+app.command("agent")(agent.command)
 app.command("cloud")(cloud.command)
 app.command("cloud-migrate")(cloud.migrate_command)
 

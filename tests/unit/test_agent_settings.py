@@ -57,3 +57,8 @@ def test_the_api_key_never_prints(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, 'api_key = "s3cr3t-k3y"\n'))
     assert "s3cr3t" not in repr(settings)
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "s3cr3t-k3y"
+
+
+def test_the_example_config_in_deploy_is_valid() -> None:
+    settings = load_settings(Path(__file__).parents[2] / "deploy" / "agent.example.toml")
+    assert settings.printer.model == "Prusa MK4" and settings.printer.flavour == "auto"
