@@ -18,6 +18,10 @@ from fastapi.routing import APIRoute
 from cloud import health
 from cloud.db import Database, migrate, utcnow
 from cloud.errors import install_error_handlers
+from cloud.fleet import lifecycle as fleet_lifecycle
+from cloud.fleet import routes as fleet_routes
+from cloud.jobs import lifecycle as jobs_lifecycle
+from cloud.jobs import routes as jobs_routes
 from cloud.keys import resolve_secrets
 from cloud.metrics import CloudMetrics, MetricsMiddleware
 from cloud.printers import routes as printer_routes
@@ -98,7 +102,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await bootstrap_admin(session, services.passwords, services.settings.bootstrap_admin)
             if services.mosquitto is not None:
                 await services.mosquitto.sync(session)
-        yield
+        async with fleet_lifecycle.lifespan(app), jobs_lifecycle.lifespan(app):
+            yield
     finally:
         await services.database.dispose()
 
@@ -121,6 +126,8 @@ def create_app(settings: CloudSettings | None = None, *, clock: Callable[[], dat
     app.include_router(health.router)
     app.include_router(user_routes.router)
     app.include_router(printer_routes.router)
+    app.include_router(fleet_routes.router)
+    app.include_router(jobs_routes.router)
     return app
 
 

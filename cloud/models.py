@@ -4,6 +4,8 @@ A resource that adds tables imports its models module here and adds an Alembic r
 """
 
 from cloud.db.base import Base
+from cloud.fleet import models as fleet_models  # noqa: F401 - registers the fleet tables
+from cloud.jobs import models as jobs_models  # noqa: F401 - registers the jobs tables
 from cloud.printers.models import ClaimCode, Printer
 from cloud.users.models import ApiKey, Organisation, User
 

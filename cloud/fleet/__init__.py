@@ -1,0 +1,1 @@
+"""The cloud's fleet resource (see its modules)."""

@@ -1,0 +1,1 @@
+"""The cloud's jobs resource (see its modules)."""

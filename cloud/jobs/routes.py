@@ -1,0 +1,7 @@
+"""HTTP routes of the jobs resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
