@@ -7,7 +7,7 @@ the ``Services`` dependency and a per-request database session through ``DbSessi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db import Database
+from cloud.fleet.hooks import IngestHooks
 from cloud.keys import CloudSecrets
 from cloud.metrics import CloudMetrics
 from cloud.printers.mosquitto_auth import MosquittoAuth
@@ -39,6 +40,7 @@ class CloudServices:
     mosquitto: MosquittoAuth | None
     clock: Callable[[], datetime]
     version: str
+    hooks: IngestHooks = field(default_factory=IngestHooks)
 
     def now(self) -> datetime:
         return self.clock()
