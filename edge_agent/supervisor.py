@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 0.5
 IDLE_POLL_S = 0.5
+POLL_TEMPERATURES_S = 2.0
 
 
 def now_ms() -> int:
@@ -97,6 +98,7 @@ class PrintSupervisor:
         self.streamer: Streamer | None = None
         self._stream_base_s = 0.0  # print_duration_s of the active job before this stream
         self._wake = asyncio.Event()
+        self._last_poll_s = 0.0
         self._pending: _Start | None = None
         self._no_start_in_flight = asyncio.Event()  # clear from request/pick of a job until it streams
         self._no_start_in_flight.set()
@@ -221,9 +223,23 @@ class PrintSupervisor:
                 finally:
                     self._no_start_in_flight.set()
                 continue
+            await self._poll_temperatures(link)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+
+    async def _poll_temperatures(self, link: PrinterLink) -> None:
+        """M105 every few seconds while idle, for firmware that cannot auto-report (no M155).
+
+        Never during a print: a line the stream did not send would shift the wire numbering that
+        crash recovery maps back to file lines."""
+        if link.status.capabilities.get("AUTOREPORT_TEMP"):
+            return
+        now = time.monotonic()
+        if now - self._last_poll_s < POLL_TEMPERATURES_S:
+            return
+        self._last_poll_s = now
+        await link.execute("M105")
 
     async def _next_start(self) -> _Start | None:
         if self._pending is not None:

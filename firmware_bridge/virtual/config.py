@@ -27,6 +27,7 @@ class VirtualPrinterConfig:
     """Seconds a move takes = distance / feedrate x this; 0 = moves are instant."""
     advanced_ok: bool = False
     emergency_parser: bool = True
+    autoreport_temp: bool = True  # False: an older board without M155 (the host must poll M105)
     link: str | None = None
     """Keep a symlink here pointing at the current slave pty."""
     thermal_tau_s: float = 2.0

@@ -174,6 +174,10 @@ def _report_temps(core: MarlinCore, cmd: Command) -> Outcome:
 
 
 def _auto_temps(core: MarlinCore, cmd: Command) -> Outcome:
+    if not core.config.autoreport_temp:  # a board built without AUTO_REPORT_TEMPERATURES
+        core.stats.unknown_commands += 1
+        core.emit(f'echo:Unknown command: "{cmd.text}"')
+        return Reply.OK
     core.set_temp_report(_value(cmd.params, "S", 0.0))
     return Reply.OK
 
@@ -265,7 +269,7 @@ def _firmware_info(core: MarlinCore, cmd: Command) -> Outcome:
         "EEPROM": 1,
         "VOLUMETRIC": 1,
         "AUTOREPORT_POS": 1,
-        "AUTOREPORT_TEMP": 1,
+        "AUTOREPORT_TEMP": int(cfg.autoreport_temp),
         "PROGRESS": 0,
         "PRINT_JOB": 1,
         "AUTOLEVEL": 0,

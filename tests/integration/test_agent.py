@@ -14,7 +14,7 @@ import pytest
 
 from firmware_bridge.samples import count_moves, dense_print
 from firmware_bridge.virtual.process import PrinterProcess
-from tests.fixtures.agent import AgentProcess, Message
+from tests.fixtures.agent import AgentProcess, Message, wait_until
 from tests.fixtures.broker import MosquittoBroker
 
 pytestmark = pytest.mark.integration
@@ -165,3 +165,19 @@ async def test_mqtt_shows_presence_info_state_transitions_telemetry_and_events_a
     await recorder.wait_for(
         lambda ms: any(m.topic == "fleet/v1/mq1/status" and m.payload == b"offline" for m in ms), 60
     )
+
+
+def test_a_board_without_temperature_auto_report_is_polled_while_idle(
+    tmp_path: Path,
+    virtual_printer_process: SpawnPrinter,
+    agent_process: SpawnAgent,
+    mosquitto: MosquittoBroker,
+) -> None:
+    printer, agent = printer_and_agent(
+        tmp_path, virtual_printer_process, agent_process, mosquitto.url, "--no-autoreport", printer_id="old1"
+    )
+    wait_until(lambda: "tool0" in agent.get("/api/printer").json().get("temperature", {}), 10, "temperatures")
+    first = printer.stats()["lines_received_ok"]
+    time.sleep(4.5)
+    assert printer.stats()["lines_received_ok"] - first >= 2, "M105 every 2 s"
+    assert printer.stats()["unknown_commands"] == 0, "no M155 sent to a board that lacks it"

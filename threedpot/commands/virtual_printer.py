@@ -39,6 +39,9 @@ def command(
     no_emergency_parser: Annotated[
         bool, typer.Option("--no-emergency-parser", help="M112/M108/M410 wait in the queue.")
     ] = False,
+    no_autoreport: Annotated[
+        bool, typer.Option("--no-autoreport", help="No M155: the host must poll temperatures with M105.")
+    ] = False,
     link: Annotated[str | None, typer.Option(help="Keep a symlink here to the current pty.")] = None,
     thermal_tau_s: Annotated[float, typer.Option(help="Heater time constant, seconds.")] = 2.0,
     ambient_c: Annotated[float, typer.Option(help="Ambient temperature, °C.")] = 22.0,
@@ -61,6 +64,7 @@ def command(
             move_time_scale=move_time_scale,
             advanced_ok=advanced_ok,
             emergency_parser=not no_emergency_parser,
+            autoreport_temp=not no_autoreport,
             link=link,
             thermal_tau_s=thermal_tau_s,
             ambient_c=ambient_c,
