@@ -312,6 +312,11 @@ class MqttLink:
             topic = message.topic.value
             if topic.startswith(cmd_head):
                 self.metrics.commands.inc()
+                if message.retain:
+                    # a command left retained on the broker would run again at every reconnect
+                    log.warning("mqtt[%s]: dropped a retained command on %s", self.name, topic)
+                    self.metrics.command_errors.inc()
+                    continue
                 await self._inbox.put(topic, bytes(message.payload))
             elif topic == ha_status:
                 self._on_ha_status(bytes(message.payload))

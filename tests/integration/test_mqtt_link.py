@@ -701,6 +701,24 @@ async def test_any_payload_goes_to_the_handler_and_handler_errors_are_counted(
         assert link.connected and not task.done()
 
 
+async def test_a_retained_command_is_dropped_not_run_at_every_reconnect(
+    make_link: LinkFactory,
+    commands: Commands,
+    mqtt_client_factory: ClientFactory,
+    registry: CollectorRegistry,
+) -> None:
+    link = make_link()
+    cloud = await mqtt_client_factory()
+    await cloud.publish(T.ha_cmd(link.pid), b"cancel", qos=1, retain=True)  # someone's mistake
+    async with running(link):
+        await eventually(lambda: link.connected, "the link to connect")
+        await cloud.publish(T.ha_cmd(link.pid), b"pause", qos=1)
+        await eventually(lambda: len(commands.received) == 1, "the live command")
+        assert commands.received == [(T.ha_cmd(link.pid), b"pause")]
+        assert sample(registry, "edge_mqtt_command_handler_errors_total", broker="cloud") == 1
+    await cloud.publish(T.ha_cmd(link.pid), b"", qos=1, retain=True)  # clear it for other tests
+
+
 # -- a second broker for Home Assistant ----------------------------------------------------------
 
 
