@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.printer",
     "tests.fixtures.agent",
+    "tests.fixtures.cloud_process",
 ]

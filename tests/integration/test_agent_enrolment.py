@@ -9,8 +9,7 @@ import os
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,54 +18,21 @@ import pytest
 
 from firmware_bridge.virtual.process import PrinterProcess
 from tests.fixtures.agent import AgentProcess
-from tests.fixtures.broker import MosquittoBroker, free_port
+from tests.fixtures.broker import MosquittoBroker
+from tests.fixtures.cloud_process import CloudProcess
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"email": "ops@example.com", "password": "a long and proper passphrase"}
-
-
-@pytest.fixture
-def cloud_process(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[str]:
-    port = free_port()
-    config = tmp_path / "cloud.toml"
-    config.write_text(
-        f'data_dir = "{tmp_path / "cloud"}"\n'
-        f'mqtt_url = "{mosquitto.url}"\n'
-        f'[bootstrap_admin]\nemail = "{ADMIN["email"]}"\npassword = "{ADMIN["password"]}"\n'
-        "[password_hashing]\ntime_cost = 1\nmemory_kib = 1024\nparallelism = 1\n"
-    )
-    log = (tmp_path / "cloud.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "threedpot", "cloud", "--config", str(config), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "cloud.log").read_text()
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(15)
-
-
 async def test_an_agent_enrols_with_a_claim_code_and_comes_online_under_its_cloud_identity(
     tmp_path: Path,
-    cloud_process: str,
+    cloud_process: CloudProcess,
     mosquitto: MosquittoBroker,
     virtual_printer_process: Callable[..., PrinterProcess],
     agent_process: Callable[..., AgentProcess],
     mqtt_recorder: Callable[..., Any],
 ) -> None:
-    async with httpx.AsyncClient(base_url=cloud_process, timeout=10) as http:
-        token = (await http.post("/api/auth/login", json=ADMIN)).json()["access_token"]
+    async with httpx.AsyncClient(base_url=cloud_process.url, timeout=10) as http:
+        token = (await http.post("/api/auth/login", json=cloud_process.admin)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         created = await http.post("/api/printers/claim-codes", json={"name": "bench left"}, headers=headers)
     assert created.status_code in (200, 201), created.text
@@ -81,7 +47,7 @@ async def test_an_agent_enrols_with_a_claim_code_and_comes_online_under_its_clou
         serial_port=link,
         data_dir=data_dir,
         enrol=code,
-        cloud_url=cloud_process,
+        cloud_url=cloud_process.url,
         material="PETG",
         nozzle=0.6,
     )
@@ -93,7 +59,7 @@ async def test_an_agent_enrols_with_a_claim_code_and_comes_online_under_its_clou
         lambda ms: any(m.topic == f"fleet/v1/{pid}/status" and m.payload == b"online" for m in ms)
     )
 
-    async with httpx.AsyncClient(base_url=cloud_process, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=cloud_process.url, timeout=10) as http:
         printers = (await http.get("/api/printers", headers=headers)).json()
     listed = printers["items"] if isinstance(printers, dict) else printers
     mine = next(p for p in listed if p["id"] == pid)
@@ -102,7 +68,7 @@ async def test_an_agent_enrols_with_a_claim_code_and_comes_online_under_its_clou
     # the code was single-use: a second agent cannot enrol with it
     again = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "threedpot", "agent", "--enrol", code, "--cloud-url", cloud_process,
+        [sys.executable, "-m", "threedpot", "agent", "--enrol", code, "--cloud-url", cloud_process.url,
          "--data-dir", str(tmp_path / "second"), "--serial-port", str(link)],
         check=False, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
