@@ -338,6 +338,7 @@ class Agent:
             self._queue_length,
             self._outbox_depth,
             progress.fraction if progress is not None else None,
+            self.settings.data_dir,
         )
 
     async def _refresh_queue_figures(self) -> None:

@@ -6,8 +6,10 @@ agents in one process do not collide.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -27,6 +29,7 @@ class LiveFigures:
     queue_length: int
     outbox_depth: int
     progress: float | None
+    data_dir: Path | None = None
 
 
 class _LiveCollector(Collector):
@@ -92,6 +95,15 @@ class _LiveCollector(Collector):
         for link_state in LinkState:
             link.add_metric([self._pid, link_state.value], 1.0 if link_state is figures.link_state else 0.0)
         yield link
+        if figures.data_dir is not None:
+            try:
+                usage = shutil.disk_usage(figures.data_dir)
+            except OSError:
+                return
+            yield _gauge(
+                "agent_disk_free_bytes", "free space where the agent keeps its data", self._pid, usage.free
+            )
+            yield _gauge("agent_disk_total_bytes", "size of that file system", self._pid, usage.total)
 
 
 def _gauge(name: str, help_text: str, pid: str, value: float) -> GaugeMetricFamily:

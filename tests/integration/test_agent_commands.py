@@ -183,6 +183,7 @@ async def test_a_command_runs_once_per_cmd_id_and_an_expired_one_is_rejected(
     await c.wait_ack(resume, "ok")
     metrics = (await asyncio.to_thread(agent.get, "/metrics")).text
     assert 'agent_commands_total{outcome="malformed",verb="print.resume"} 2.0' in metrics
+    assert 'agent_disk_free_bytes{printer="c1"}' in metrics
 
 
 def manifest_for(url: str, data: bytes, job_id: str, **changes: Any) -> JobManifest:
