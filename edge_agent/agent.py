@@ -128,6 +128,7 @@ class Agent:
             on_change=self._state_changed,
             outbox_changed=self._outbox_changed,
             replug_grace_s=settings.replug_grace_s,
+            on_finished=lambda outcome: self.metrics.jobs_finished.labels(outcome=outcome).inc(),
         )
         self.supervisor.reply_listeners.append(self._on_reply)
         self.commands = CommandHandler(

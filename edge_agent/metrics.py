@@ -118,6 +118,7 @@ class AgentMetrics:
     commands: Counter
     watchdog_trips: Counter
     offers: Counter
+    jobs_finished: Counter
 
     @classmethod
     def create(cls, pid: str, figures: Callable[[], LiveFigures]) -> AgentMetrics:
@@ -135,6 +136,12 @@ class AgentMetrics:
                 "agent_watchdog_trips", "emergency stops by the host watchdog", ["rule"], registry=registry
             ),
             offers=Counter("agent_job_offers", "job offers, by outcome", ["outcome"], registry=registry),
+            jobs_finished=Counter(
+                "agent_jobs_finished",
+                "jobs that left the printer: completed, failed, cancelled, interrupted",
+                ["outcome"],
+                registry=registry,
+            ),
         )
 
     def count(self, verb: str, outcome: str) -> None:

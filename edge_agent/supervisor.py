@@ -76,6 +76,7 @@ class PrintSupervisor:
         jobs: JobStore,
         on_change: Callable[[], None],
         outbox_changed: Callable[[], None],
+        on_finished: Callable[[str], None] | None = None,
         replug_grace_s: float = 60.0,
         autoreport_temp_s: int = 1,
         handshake_timeout_s: float = 5.0,
@@ -86,6 +87,7 @@ class PrintSupervisor:
         self.jobs = jobs
         self._on_change = on_change
         self._outbox_changed = outbox_changed
+        self._on_finished = on_finished
         self.replug_grace_s = replug_grace_s
         self.autoreport_temp_s = autoreport_temp_s
         self.handshake_timeout_s = handshake_timeout_s
@@ -457,6 +459,8 @@ class PrintSupervisor:
         self.active = None
         self.last_job = job
         self.streamer = None
+        if self._on_finished is not None:
+            self._on_finished(result.outcome.value)
         self._events()
         self._changed()
         if result.outcome in (Outcome.FAILED, Outcome.INTERRUPTED) and link.failure is not None:

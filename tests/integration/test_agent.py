@@ -104,6 +104,7 @@ def test_a_prusaslicer_upload_prints_to_completion_with_progress_and_a_wrong_key
     assert stats["duplicates"] == 0
     done = agent.wait_job(lambda j: j["filename"] == path.name and j["state"] == "completed")
     assert done["progress"] == 1.0
+    assert 'agent_jobs_finished_total{outcome="completed"} 1.0' in agent.get("/metrics").text
 
 
 def events(messages: list[Message], pid: str = "p1") -> list[dict[str, Any]]:
