@@ -17,8 +17,7 @@ app.command("virtual-printer")(virtual_printer.command)
 app.command("print")(print_file.command)
 app.command("demo")(demo.command)
 app.command("agent")(agent.command)
-app.command("cloud")(cloud.command)
-app.command("cloud-migrate")(cloud.migrate_command)
+app.add_typer(cloud.app, name="cloud")
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Models live with their resource (``cloud/users/models.py``, ``cloud/printers/mod
 
 from cloud.db.base import Base, UtcDateTime, new_id, utcnow
 from cloud.db.engine import Database, create_engine, database_url
-from cloud.db.migrate import current_revision, head_revision, migrate
+from cloud.db.migrate import current_revision, head_revision, migrate, rollback
 
 __all__ = [
     "Base",
@@ -18,5 +18,6 @@ __all__ = [
     "head_revision",
     "migrate",
     "new_id",
+    "rollback",
     "utcnow",
 ]

@@ -80,6 +80,25 @@ async def migrate(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def rollback(url: str, revision: str = "-1") -> None:
+    """Downgrade the database at ``url`` to ``revision`` (default: one revision back), for a release
+    rollback. Data in the dropped tables is lost: back up first (``3dpot cloud backup``)."""
+    engine = create_engine(url)
+    try:
+        async with _in_process_lock(), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            await conn.run_sync(_downgrade, revision)
+    finally:
+        await engine.dispose()
+
+
 async def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at (``None`` for an empty database)."""
     engine = create_engine(url)

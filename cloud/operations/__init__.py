@@ -1,0 +1,1 @@
+"""Operations on a running or stopped cloud: backup and restore."""
