@@ -15,29 +15,18 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
-import httpx
 from prometheus_client import CollectorRegistry
 
-from contract.acks import Ack, AckCode, AckStatus
-from contract.commands import JobOffer
+from contract.acks import Ack, AckCode
 from contract.envelope import now_ms
 from contract.events import EventType
-from contract.info import BuildVolume, PrinterInfo
-from contract.jobs import StartPolicy
 from contract.state import (
-    HeaterReading,
-    JobProgress,
     LinkState,
     PrinterState,
-    QueueSnapshot,
-    QueueState,
-    StateSnapshot,
 )
-from contract.telemetry import Telemetry
 from contract.topics import Topics
 from edge_agent.commands import CommandHandler
 from edge_agent.control import FileView, JobState, JobView, PrinterView
@@ -45,12 +34,12 @@ from edge_agent.errors import Conflict, Invalid, NotFound, NotReady
 from edge_agent.http import create_app, serve
 from edge_agent.metrics import AgentMetrics, LiveFigures
 from edge_agent.mqtt import MqttLink, MqttMetrics
-from edge_agent.offers import DownloadError, check_offer, download
+from edge_agent.offers.intake import OfferIntake
 from edge_agent.queue import JobRecord, front_position, position_before, queue_order
+from edge_agent.reporting import AGENT_VERSION, QueueFigures, Reporter
 from edge_agent.safety.idle import IdleHeaters
 from edge_agent.safety.limits import check_file_targets
 from edge_agent.safety.remote_gcode import check_remote_gcode
-from edge_agent.safety.thermal import HeaterMonitor, ThermalRules
 from edge_agent.settings import AgentSettings
 from edge_agent.store import (
     BED_CLEAR,
@@ -64,14 +53,11 @@ from edge_agent.store import (
 )
 from edge_agent.store.counters import ReservedCounter
 from edge_agent.supervisor import PrintSupervisor
+from edge_agent.watchdog import Watchdog
 from firmware_bridge import gcode_file
-from firmware_bridge.protocol.replies import Ok, Temperatures
 
 log = logging.getLogger(__name__)
 
-AGENT_VERSION = "0.1.0"
-TELE_PRINTING_S = 1.0
-TELE_IDLE_S = 10.0
 HOUSEKEEPING_S = 1.0
 
 
@@ -88,24 +74,12 @@ class Agent:
         self._jobs_dir = data_dir / "jobs"
         self._db: Database | None = None
         self.metrics = AgentMetrics.create(self.pid, self._figures)
-        self.monitor = HeaterMonitor(
-            tool_rules=ThermalRules.for_tool(settings.printer.max_tool_c),
-            bed_rules=ThermalRules.for_bed(settings.printer.max_bed_c),
-        )
         self.idle = IdleHeaters(settings.idle_heaters_off_s) if settings.idle_heaters_off_s > 0 else None
         self.http_ready = asyncio.Event()
         self.api_key = ""
-        self._queue_length = 0
-        self._bed_clear = False
-        self._queue_paused = False
-        self._outbox_depth = 0
+        self.queue = QueueFigures()
         self._activity = False
-        self._tripping = False
         self._links: list[MqttLink] = []
-        self._tasks: asyncio.TaskGroup | None = None
-        self._dirty = asyncio.Event()
-        self._tele_wake = asyncio.Event()
-        self._info_key: tuple[str, tuple[str, ...]] = ("", ())
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -130,13 +104,28 @@ class Agent:
             replug_grace_s=settings.replug_grace_s,
             on_finished=lambda outcome: self.metrics.jobs_finished.labels(outcome=outcome).inc(),
         )
-        self.supervisor.reply_listeners.append(self._on_reply)
+        self.reporter = Reporter(
+            settings=settings,
+            supervisor=self.supervisor,
+            state_seq=self.state_seq,
+            boot_id=self.boot_id,
+            queue=self.queue,
+        )
+        self.watchdog = Watchdog(settings.printer, self.supervisor, self.metrics.watchdog_trips)
         self.commands = CommandHandler(
             pid=self.pid,
             control=self,
             processed=self.processed,
             send_ack=self._send_ack,
-            offers=self._take_offer,
+            offers=OfferIntake(
+                jobs=self.job_store,
+                jobs_dir=self._jobs_dir,
+                public_key=settings.cloud_public_key,
+                max_bytes=self.max_upload_bytes,
+                profile=settings.printer,
+                outcomes=self.metrics.offers,
+                on_queued=self._queue_changed,
+            ),
             metrics=self.metrics,
             topics=self.topics,
         )
@@ -144,6 +133,7 @@ class Agent:
         self._links = [self.mqtt]
         if settings.ha_mqtt_url:
             self._links.append(self._mqtt_link(settings.ha_mqtt_url, "homeassistant", events=False))
+        self.reporter.links = self._links
         await self._refresh_queue_figures()
         return self
 
@@ -162,8 +152,8 @@ class Agent:
             pid=self.pid,
             outbox=self.outbox,
             on_command=self.commands.handle,
-            info=self.info,
-            state=self.state,
+            info=self.reporter.info,
+            state=self.reporter.state,
             topics=self.topics,
             username=(settings.mqtt_username or self.pid) if password else settings.mqtt_username,
             password=password,
@@ -198,17 +188,17 @@ class Agent:
             self.settings.http_port,
         )
         async with asyncio.TaskGroup() as tasks:
-            self._tasks = tasks
             tasks.create_task(self.supervisor.run(), name="supervisor")
             tasks.create_task(self.commands.run(), name="commands")
+            tasks.create_task(self.watchdog.run(), name="watchdog")
             for link in self._links:
                 tasks.create_task(link.run(), name=f"mqtt-{link.name}")
             tasks.create_task(
                 serve(app, self.settings.http_host, self.settings.http_port, ready=self.http_ready),
                 name="http",
             )
-            tasks.create_task(self._telemetry(), name="telemetry")
-            tasks.create_task(self._state_pump(), name="state")
+            tasks.create_task(self.reporter.run_telemetry(), name="telemetry")
+            tasks.create_task(self.reporter.run_state(self._refresh_queue_figures), name="state")
             tasks.create_task(self._housekeeping(), name="housekeeping")
 
     @property
@@ -217,107 +207,8 @@ class Agent:
 
     # ---- state for MQTT -----------------------------------------------------------------------
 
-    def info(self) -> PrinterInfo:
-        profile = self.settings.printer
-        link = self.supervisor.link
-        firmware = ""
-        heaters: tuple[str, ...] = ("tool0", "bed")
-        if link is not None:
-            fields = link.status.firmware
-            firmware = fields.get("FIRMWARE_NAME", "")
-            if link.status.temperatures:
-                heaters = tuple(
-                    sorted(
-                        h for h in link.status.temperatures if h in ("bed", "chamber") or h.startswith("tool")
-                    )
-                )
-        capabilities = ["gcode", "octoprint_api", "resume_after_reset"]
-        if profile.auto_bed_clear:
-            capabilities.append("auto_bed_clear")
-        if self.settings.homeassistant:
-            capabilities.append("homeassistant")
-        x, y, z = profile.build_volume_mm
-        return PrinterInfo(
-            ts=now_ms(),
-            model=profile.model,
-            firmware=firmware,
-            agent_version=AGENT_VERSION,
-            boot_id=self.boot_id,
-            capabilities=tuple(capabilities),
-            heaters=heaters,
-            build_volume=BuildVolume(x_mm=x, y_mm=y, z_mm=z),
-            nozzle_diameter_mm=profile.nozzle_mm,
-            material=profile.material,
-        )
-
-    def _temps(self) -> dict[str, HeaterReading]:
-        link = self.supervisor.link
-        if link is None:
-            return {}
-        temps: dict[str, HeaterReading] = {}
-        for name, reading in link.status.temperatures.items():
-            power = None
-            if reading.power is not None:
-                power = min(1.0, max(0.0, reading.power))
-            temps[name] = HeaterReading(
-                actual=reading.actual_c, target=max(0.0, reading.target_c or 0.0), power=power
-            )
-        return temps
-
-    def _job_progress(self, job: JobRecord | None) -> JobProgress | None:
-        if job is None:
-            return None
-        view = job.view()
-        return JobProgress(
-            job_id=job.job_id,
-            filename=job.filename,
-            progress=round(view.progress, 4),
-            print_duration=round(view.print_duration_s, 1),
-            filament_used=0.0,
-            current_layer=view.layer + 1 if view.layer is not None and view.layer >= 0 else None,
-            total_layer=view.total_layers,
-            eta_s=round(view.time_left_s, 0) if view.time_left_s is not None else None,
-        )
-
-    def _queue_state(self) -> QueueState:
-        if self._queue_paused or not self._bed_clear:
-            return QueueState.PAUSED
-        return QueueState.READY
-
-    def state(self) -> StateSnapshot:
-        supervisor = self.supervisor
-        job = supervisor.live_job() or supervisor.last_job
-        return StateSnapshot(
-            ts=now_ms(),
-            seq=self.state_seq.next(),
-            link=supervisor.link_state,
-            printer_state=supervisor.printer_state,
-            message=supervisor.message,
-            queue=QueueSnapshot(state=self._queue_state(), length=self._queue_length),
-            job=self._job_progress(job),
-            temps=self._temps(),
-        )
-
     def _state_changed(self) -> None:
-        self._dirty.set()
-        self._tele_wake.set()
-
-    async def _state_pump(self) -> None:
-        """Refresh the queue figures, then tell the links; bursts of changes coalesce here."""
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            await self._refresh_queue_figures()
-            link = self.supervisor.link
-            info_key = (
-                link.status.firmware.get("FIRMWARE_NAME", "") if link is not None else "",
-                tuple(sorted(link.status.temperatures)) if link is not None else (),
-            )
-            for mqtt in self._links:
-                if info_key != self._info_key:
-                    mqtt.info_changed()
-                mqtt.state_changed()
-            self._info_key = info_key
+        self.reporter.changed()
 
     def _outbox_changed(self) -> None:
         for link in self._links:
@@ -336,18 +227,18 @@ class Agent:
             supervisor.link,
             supervisor.link_state,
             supervisor.printer_state,
-            self._queue_length,
-            self._outbox_depth,
+            self.queue.length,
+            self.queue.outbox_depth,
             progress.fraction if progress is not None else None,
             self.settings.data_dir,
         )
 
     async def _refresh_queue_figures(self) -> None:
         jobs = await self.job_store.all(include_finished=False)
-        self._queue_length = len(queue_order(jobs))
-        self._bed_clear = await self.job_store.flag(BED_CLEAR)
-        self._queue_paused = await self.job_store.flag(QUEUE_PAUSED)
-        self._outbox_depth = await self.outbox.depth()
+        self.queue.length = len(queue_order(jobs))
+        self.queue.bed_clear = await self.job_store.flag(BED_CLEAR)
+        self.queue.paused = await self.job_store.flag(QUEUE_PAUSED)
+        self.queue.outbox_depth = await self.outbox.depth()
 
     async def _queue_changed(self) -> None:
         self._outbox_changed()
@@ -355,33 +246,6 @@ class Agent:
         self.supervisor.wake()
 
     # ---- background loops ---------------------------------------------------------------------
-
-    async def _telemetry(self) -> None:
-        """`tele` at 1 Hz while printing, 0.1 Hz otherwise; a print starting cuts an idle wait short."""
-        last_s = 0.0
-        while True:
-            printing = self.supervisor.printer_state is PrinterState.PRINTING
-            interval_s = TELE_PRINTING_S if printing else TELE_IDLE_S
-            wait_s = max(0.0, last_s + interval_s - time.monotonic())
-            self._tele_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._tele_wake.wait(), wait_s)
-            printing = self.supervisor.printer_state is PrinterState.PRINTING
-            interval_s = TELE_PRINTING_S if printing else TELE_IDLE_S
-            if time.monotonic() - last_s < interval_s:
-                continue
-            last_s = time.monotonic()
-            progress = self.supervisor.progress
-            layer = progress.layer if progress is not None and progress.layer >= 0 else None
-            sample = Telemetry(
-                ts=now_ms(),
-                seq=self.state_seq.value,
-                temps=self._temps(),
-                progress=round(progress.fraction, 4) if progress is not None else None,
-                layer=layer,
-            )
-            for link in self._links:
-                link.publish_tele(sample)
 
     async def _housekeeping(self) -> None:
         last_prune = 0.0
@@ -410,35 +274,6 @@ class Agent:
                 await link.execute("M104 S0")
                 await link.execute("M140 S0")
 
-    # ---- the watchdog -------------------------------------------------------------------------
-
-    def _on_reply(self, reply: object) -> None:
-        readings = None
-        if isinstance(reply, Temperatures):
-            readings = reply.readings
-        elif isinstance(reply, Ok) and reply.temperatures:
-            readings = reply.temperatures
-        if not readings or self._tripping:
-            return
-        now = time.monotonic()
-        for heater, reading in readings.items():
-            if heater not in ("bed", "chamber") and not heater.startswith("tool"):
-                continue
-            trip = self.monitor.observe(now, heater, reading.actual_c, reading.target_c or 0.0)
-            if trip is not None:
-                self._tripping = True
-                self.metrics.watchdog_trips.labels(rule=trip.rule.value).inc()
-                if self._tasks is not None:
-                    self._tasks.create_task(self._trip(trip.cause), name="watchdog-trip")
-                return
-
-    async def _trip(self, cause: str) -> None:
-        try:
-            await self.supervisor.emergency_stop(f"watchdog: {cause}")
-        finally:
-            self._tripping = False
-            self.monitor.reset()
-
     # ---- AgentControl -------------------------------------------------------------------------
 
     @property
@@ -464,9 +299,9 @@ class Agent:
             baud=self.settings.baud,
             firmware=firmware,
             message=supervisor.message,
-            temps=self._temps(),
-            queue_state=self._queue_state(),
-            bed_clear=self._bed_clear,
+            temps=self.reporter.temps(),
+            queue_state=self.queue.state,
+            bed_clear=self.queue.bed_clear,
         )
 
     def current_job(self) -> JobView | None:
@@ -659,88 +494,6 @@ class Agent:
 
     # ---- job offers from the cloud ------------------------------------------------------------
 
-    async def _take_offer(self, offer: JobOffer, ack: Callable[[Ack], Awaitable[None]]) -> None:
-        manifest = offer.args
-        cmd_id = offer.cmd_id
-
-        def answer(status: AckStatus, code: str | None = None, message: str | None = None) -> Ack:
-            return CommandHandler.ack(cmd_id, status, code, message)
-
-        existing = await self.job_store.find(manifest.job_id)
-        if existing is not None:
-            if manifest.revision == existing.revision:
-                self.metrics.offers.labels(outcome="repeat").inc()
-                await ack(answer(AckStatus.QUEUED, message=f"job is {existing.state.value}"))
-                return
-            if manifest.revision < existing.revision:
-                await ack(
-                    answer(AckStatus.REJECTED, AckCode.STALE_REVISION, f"have revision {existing.revision}")
-                )
-                return
-            if existing.state is not JobState.QUEUED:
-                await ack(answer(AckStatus.REJECTED, AckCode.JOB_STARTED, f"job is {existing.state.value}"))
-                return
-        code = check_offer(
-            manifest,
-            public_key_b64=self.settings.cloud_public_key,
-            now_ms=now_ms(),
-            max_bytes=self.max_upload_bytes,
-        )
-        if code is not None:
-            self.metrics.offers.labels(outcome=code).inc()
-            await ack(answer(AckStatus.REJECTED, code, _OFFER_REFUSALS.get(code, code)))
-            return
-        dest = self._jobs_dir / f"{manifest.job_id}-r{manifest.revision}.gcode"
-        try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0)) as client:
-                await download(
-                    client,
-                    manifest.url,
-                    dest,
-                    expected_size=manifest.size,
-                    expected_sha256=manifest.sha256,
-                    max_bytes=self.max_upload_bytes,
-                )
-        except DownloadError as exc:
-            self.metrics.offers.labels(outcome=exc.code).inc()
-            await ack(answer(AckStatus.REJECTED, exc.code, str(exc)))
-            return
-        refusal = await self._unsafe_targets(dest)
-        if refusal is not None:
-            await asyncio.to_thread(dest.unlink, missing_ok=True)
-            self.metrics.offers.labels(outcome="unsafe_targets").inc()
-            await ack(answer(AckStatus.REJECTED, AckCode.GCODE_NOT_ALLOWED, refusal))
-            return
-        await ack(answer(AckStatus.ACCEPTED))
-        summary = await asyncio.to_thread(gcode_file.scan, dest)
-        all_jobs = await self.job_store.all(include_finished=False)
-        ts = now_ms()
-        record = JobRecord(
-            job_id=manifest.job_id,
-            revision=manifest.revision,
-            filename=manifest.filename,
-            file_path=dest,
-            sha256=manifest.sha256,
-            size_bytes=manifest.size,
-            state=JobState.QUEUED,
-            priority=0,
-            position=position_before([j for j in all_jobs if j.job_id != manifest.job_id], None, 0),
-            source="cloud",
-            created_ms=ts,
-            updated_ms=ts,
-            est_print_s=manifest.est_print_s,
-            filament_mm=manifest.filament_mm,
-            start_policy=StartPolicy(manifest.start_policy),
-            not_after_ms=manifest.not_after,
-            total_layers=summary.layers or None,
-        )
-        if existing is not None:
-            await self.job_store.delete(existing.job_id)
-        await self.job_store.insert(record, event_data={"revision": manifest.revision, "cmd_id": cmd_id})
-        self.metrics.offers.labels(outcome="queued").inc()
-        await ack(answer(AckStatus.QUEUED))
-        await self._queue_changed()
-
 
 class GcodeRefused(Invalid):
     code = AckCode.GCODE_NOT_ALLOWED.value
@@ -748,9 +501,3 @@ class GcodeRefused(Invalid):
 
 class JobStarted(Conflict):
     code = AckCode.JOB_STARTED.value
-
-
-_OFFER_REFUSALS: dict[str, str] = {
-    AckCode.BAD_SIGNATURE: "the offer is unsigned or its signature does not verify with the cloud's key",
-    AckCode.STORAGE_FULL: "the file is larger than this agent accepts",
-}
