@@ -23,6 +23,7 @@ from tests.fixtures.cloud_process import CloudProcess
 
 pytestmark = pytest.mark.integration
 
+
 async def test_an_agent_enrols_with_a_claim_code_and_comes_online_under_its_cloud_identity(
     tmp_path: Path,
     cloud_process: CloudProcess,
