@@ -15,7 +15,7 @@ and ``job_signing_key`` (or share ``data_dir``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -30,6 +30,8 @@ from contract.topics import DEFAULT_PREFIX, Topics
 
 ENV_PREFIX: Final = "THREEDPOT_CLOUD_"
 DEFAULT_DATA_DIR: Final = Path("data/cloud")
+DEFAULT_WEB_DIR: Final = Path(__file__).resolve().parent.parent / "dashboards" / "web" / "dist"
+"""The fleet web UI as ``make web`` builds it in this checkout (``dashboards/web/dist``)."""
 PLACEHOLDER_SECRETS: Final = frozenset(
     {
         "changeme",
@@ -142,6 +144,113 @@ class RateLimit(BaseModel):
     per_minute: Annotated[float, Field(gt=0)]
 
 
+class S3Storage(BaseModel):
+    """An S3-compatible bucket (MinIO, Ceph, AWS S3). Keys come from here or the usual AWS environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint_url: str | None = Field(default=None, description="e.g. http://minio:9000; unset = AWS")
+    bucket: Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")]
+    region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    key_prefix: Annotated[str, Field(max_length=200, pattern=r"^([A-Za-z0-9._-]+/)*$")] = ""
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
+    create_bucket: bool = Field(default=False, description="create the bucket at startup when missing")
+    part_size_mb: Annotated[int, Field(ge=5, le=512)] = 8
+
+    @field_validator("secret_access_key")
+    @classmethod
+    def _real_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_placeholder(value, "storage.s3.secret_access_key")
+
+
+class StorageSettings(BaseModel):
+    """Where uploaded files live, and how agents download them (short-lived signed URLs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["local", "s3"] = "local"
+    local_dir: Path | None = Field(default=None, description="default: <data_dir>/files")
+    s3: S3Storage | None = None
+    max_upload_mb: Annotated[float, Field(gt=0, le=10_240)] = 512.0
+    download_url_ttl_s: Annotated[int, Field(ge=30, le=7 * 24 * 3600)] = 900
+    url_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of download URLs; default: derived from jwt_secret"
+    )
+
+    @field_validator("url_secret")
+    @classmethod
+    def _real_url_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_placeholder(value, "storage.url_secret")
+
+    @model_validator(mode="after")
+    def _s3_configured(self) -> StorageSettings:
+        if self.backend == "s3" and self.s3 is None:
+            raise ValueError("storage.backend = 's3' needs a [storage.s3] section (bucket, endpoint_url ...)")
+        return self
+
+
+class JobsSettings(BaseModel):
+    """The farm queue: dispatcher, staggered starts, offer and command retries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dispatcher: bool = Field(default=True, description="run the dispatcher and retry loop in this process")
+    poll_interval_s: Annotated[float, Field(gt=0, le=300)] = 2.0
+    claim_batch: Annotated[int, Field(ge=1, le=10_000)] = 200
+    stagger_offers: Annotated[int, Field(ge=1, le=10_000)] = 5
+    stagger_window_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    command_ttl_s: Annotated[float, Field(ge=5, le=24 * 3600)] = 120.0
+    retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 3.0
+    retry_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    publish_attempts: Annotated[int, Field(ge=1, le=1000)] = 8
+    offer_answer_timeout_s: Annotated[float, Field(ge=5, le=24 * 3600)] = 300.0
+    max_offer_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    manifest_ttl_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 7 * 24 * 3600
+
+
+class IngestSettings(BaseModel):
+    """The MQTT ingest: how it subscribes, batches and writes (see ``cloud.fleet.ingest``).
+
+    ``enabled``: ``None`` (default) runs the ingest when ``mqtt_url`` is configured explicitly
+    (settings file, environment or argument); ``true`` / ``false`` force it on or off.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    share_group: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^$+#/\s]+$")] = "ingest"
+    client_id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^+#/\s]+$")] = "cloud-ingest"
+    batch_max_items: Annotated[int, Field(ge=1, le=100_000)] = 2_000
+    batch_max_delay_s: Annotated[float, Field(gt=0, le=10)] = 0.05
+    max_pending_batches: Annotated[int, Field(ge=1, le=1_000)] = 8
+    inbox_max_messages: Annotated[int, Field(ge=100, le=10_000_000)] = 200_000
+    persistent_session: bool = Field(
+        default=False,
+        description="keep the broker session across reconnects (client id = client_id, unique per replica)",
+    )
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    write_retry_max_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    known_printers_refresh_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
+class FleetSettings(BaseModel):
+    """Fleet state, telemetry retention and the live feed (see ``cloud.fleet``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_retention_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 6 * 3600
+    minute_retention_s: Annotated[int, Field(ge=3600, le=10 * 366 * 24 * 3600)] = 30 * 24 * 3600
+    rollup_interval_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 60.0
+    feed_poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    feed_heartbeat_s: Annotated[float, Field(gt=0, le=300)] = 15.0
+    feed_client_queue: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    feed_max_clients: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+
+
 class CloudSettings(BaseSettings):
     """Every setting of the cloud service. Build with ``load_settings``; pass it down, never import it."""
 
@@ -155,6 +264,9 @@ class CloudSettings(BaseSettings):
     )
     migrate_on_startup: bool = True
     public_base_url: str = "http://127.0.0.1:8080"
+    web_dir: Path = Field(
+        default=DEFAULT_WEB_DIR, description="the built fleet web UI served at / (make web builds it)"
+    )
 
     jwt_secret: SecretStr | None = None
     access_token_lifetime_s: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
@@ -173,12 +285,16 @@ class CloudSettings(BaseSettings):
     )
     mqtt_ingest_password: SecretStr | None = None
     mosquitto: MosquittoFiles = MosquittoFiles()
+    ingest: IngestSettings = IngestSettings()
+    fleet: FleetSettings = FleetSettings()
 
     bootstrap_admin: BootstrapAdmin = BootstrapAdmin()
     password_hashing: PasswordHashing = PasswordHashing()
     login_rate_limit: RateLimit = RateLimit(burst=5, per_minute=5.0)
     enrol_rate_limit: RateLimit = RateLimit(burst=10, per_minute=10.0)
     claim_code_max_ttl_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 7 * 24 * 3600
+    storage: StorageSettings = StorageSettings()
+    jobs: JobsSettings = JobsSettings()
 
     @model_validator(mode="before")
     @classmethod
