@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from threedpot.commands import agent, cloud, demo, print_file, virtual_printer
+from threedpot.commands import agent, cloud, demo, print_file, slice, virtual_printer
 
 app = typer.Typer(
     name="3dpot",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("virtual-printer")(virtual_printer.command)
 app.command("print")(print_file.command)
+app.command("slice")(slice.command)
 app.command("demo")(demo.command)
 app.command("agent")(agent.command)
 app.add_typer(cloud.app, name="cloud")

@@ -1,0 +1,356 @@
+"""The slicer end to end: model file → placed mesh → sections → per-layer work across processes → G-code.
+
+Per-layer work (perimeters, skin, infill, ordering, moves, G-code text) runs over ranges of layers in a
+process pool. Skin needs the inner regions of the N layers above and below, so each range also computes
+those of its neighbours (a few layers of repeated work) instead of waiting for another process.
+
+    result = slice_file(Path("part.stl"), Path("part.gcode"), load_profile())
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from slicing import (
+    gcode_reader,
+    gcode_writer,
+    infill,
+    mesh_io,
+    perimeters,
+    polygons,
+    repair,
+    sections,
+    skin,
+    thumbnail,
+)
+from slicing.errors import EmptyMesh
+from slicing.estimate import move_times
+from slicing.mesh_io import FloatArray, Mesh
+from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer
+from slicing.polygons import Region
+from slicing.profiles import Profile
+from slicing.toolpath import IslandFill, layer_pieces
+
+Progress = Callable[[int, int], None]
+"""``progress(layers_done, layers_total)``."""
+
+SIMPLIFY_MM = 0.01
+INLINE_BELOW_POINTS = 40_000
+"""Section points below which the layers are done in this process (a pool costs more than it saves)."""
+THUMBNAILS = ((16, 16), (220, 124))
+
+
+@dataclass(frozen=True, slots=True)
+class LayerResult:
+    index: int
+    text: str
+    time_s: float
+    filament_mm: float
+    end: FloatArray
+    bounds: FloatArray | None
+
+
+@dataclass(frozen=True, slots=True)
+class SliceResult:
+    """What a slice produced: the G-code chunks in order and its figures."""
+
+    chunks: list[str]
+    layers: int
+    time_s: float
+    filament_mm: float
+    bounds: FloatArray
+    mesh_bounds: FloatArray
+    repair: repair.RepairReport
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def write(self, out: Path) -> None:
+        """Write atomically: a temporary file beside ``out`` renamed over it, nothing left on failure."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
+                fh.writelines(self.chunks)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One range of layers [first, stop) with the section loops of [lo, hi) (the range plus skin margins)."""
+
+    first: int
+    stop: int
+    lo: int
+    loops: list[list[FloatArray]]
+    print_z: FloatArray
+    heights: FloatArray
+    profile: Profile
+    start_xyz: FloatArray | None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_and_place(model: Path, profile: Profile) -> tuple[Mesh, repair.RepairReport]:
+    """Read, repair and place a model on the bed. Raises `SliceError` subclasses."""
+    mesh = mesh_io.load(model)
+    mesh, report = repair.repair(mesh, model.name)
+    p = profile.print
+    margin = max(
+        p.skirt_distance_mm + p.skirt_loops * profile.line_width_mm if p.skirt_loops else 0.0, p.brim_width_mm
+    )
+    placed = repair.place(
+        mesh, (profile.printer.bed_x_mm, profile.printer.bed_y_mm), profile.printer.max_z_mm, margin
+    )
+    return placed, report
+
+
+def _regions(loops: list[FloatArray]) -> Region:
+    return perimeters.layer_region(
+        [polygons.to_int(polygons.simplify(p, SIMPLIFY_MM)) for p in loops if len(p) >= 3]
+    )
+
+
+def _skirt(first_layer: Region, profile: Profile) -> Region:
+    p, w = profile.print, profile.line_width_mm
+    loops: Region = []
+    brim_loops = int(p.brim_width_mm / w + 0.5)
+    for k in range(brim_loops):
+        loops += [q for q in polygons.offset(first_layer, (k + 0.5) * w) if polygons.area_mm2([q]) > 0]
+    base = p.skirt_distance_mm + (brim_loops * w if brim_loops else 0.0)
+    for k in range(p.skirt_loops):
+        ring = polygons.offset(first_layer, base + (k + 0.5) * w, round_joins=True)
+        loops += [q for q in polygons.union(ring) if polygons.area_mm2([q]) > 0]
+    return loops
+
+
+def _fan(index: int, profile: Profile) -> str | None:
+    p = profile.print
+    on = f"M106 S{round(255 * p.fan_pct / 100)}" if p.fan_pct > 0 else "M107"
+    if index == p.fan_off_layers:
+        return on
+    return "M107" if index == 0 else None
+
+
+def _run_job(job: _Job) -> list[LayerResult]:
+    profile = job.profile
+    pr = profile.print
+    w = profile.line_width_mm
+    regions = [_regions(layer_loops) for layer_loops in job.loops]
+    inner_cache: dict[int, Region] = {}
+
+    def inner_of(layer: int) -> Region | None:
+        k = layer - job.lo
+        if not 0 <= k < len(regions):
+            return None
+        if layer not in inner_cache:
+            inner_cache[layer] = perimeters.inner_region(regions[k], pr.perimeters, w)
+        return inner_cache[layer]
+
+    overlap = pr.infill_overlap_pct / 100.0 * w
+    results: list[LayerResult] = []
+    here = job.start_xyz
+    for index in range(job.first, job.stop):
+        region = regions[index - job.lo]
+        z = float(job.print_z[index])
+        height = float(job.heights[index])
+        walls = perimeters.walls(region, pr.perimeters, w)
+        solid, sparse = skin.split(index, inner_of, pr.top_layers, pr.bottom_layers, w)
+        fills: list[IslandFill] = []
+        for island in walls:
+            if not island.inner:
+                fills.append(IslandFill([], []))
+                continue
+            s_isl = solid if len(walls) == 1 else polygons.intersection(solid, island.inner)
+            f_isl = sparse if len(walls) == 1 else polygons.intersection(sparse, island.inner)
+            skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
+            fill_lines = (
+                infill.sparse(
+                    polygons.offset(f_isl, overlap), pr.infill_pattern, pr.infill_density_pct, w, index, z
+                )
+                if f_isl
+                else []
+            )
+            fills.append(IslandFill(skin_lines, fill_lines))
+        skirt = _skirt(region, profile) if index == 0 else []
+        if here is None:
+            first = walls[0].outline[0][0] / polygons.SCALE if walls else np.zeros(2)
+            here = np.array([first[0], first[1], z - height])
+        pieces = layer_pieces(walls, fills, skirt, here[:2])
+        outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
+        moves = plan_layer(pieces, z, height, here, loop_edges(outer), profile, index == 0)
+        results.append(_layer_result(index, z, moves, here, profile))
+        here = moves.xyz[-1].copy()
+    return results
+
+
+def _layer_result(index: int, z: float, moves: Moves, start: FloatArray, profile: Profile) -> LayerResult:
+    text = gcode_writer.layer_text(index, z, moves, _fan(index, profile))
+    times = moves.times_s(start, profile)
+    ext = moves.kind == EXTRUDE
+    bounds = None
+    if ext.any():
+        prev = np.vstack([start, moves.xyz[:-1]])
+        pts = np.concatenate([moves.xyz[ext], prev[ext]])
+        bounds = np.array([pts.min(axis=0), pts.max(axis=0)])
+    return LayerResult(
+        index, text, float(times.sum()), float(moves.e[ext].sum()), moves.xyz[-1].copy(), bounds
+    )
+
+
+def _script_time(text: str, profile: Profile) -> float:
+    moves = gcode_reader.read_gcode(text)
+    if len(moves.de) == 0:
+        return 0.0
+    return float(
+        move_times(
+            moves.end - moves.start,
+            moves.de,
+            moves.feed,
+            profile.printer.max_accel_mm_s2,
+            profile.printer.jerk_mm_s,
+        ).sum()
+    )
+
+
+def _plan_jobs(
+    sec: sections.Sections,
+    print_z: FloatArray,
+    heights: FloatArray,
+    profile: Profile,
+    chunks: int,
+    start: FloatArray,
+) -> list[_Job]:
+    layers = sec.layers
+    margin = max(profile.print.top_layers, profile.print.bottom_layers)
+    size = max(1, math.ceil(layers / chunks))
+    jobs = []
+    for first in range(0, layers, size):
+        stop = min(layers, first + size)
+        lo, hi = max(0, first - margin), min(layers, stop + margin)
+        loops = [sec.layer_loops(j) for j in range(lo, hi)]
+        jobs.append(_Job(first, stop, lo, loops, print_z, heights, profile, start if first == 0 else None))
+    return jobs
+
+
+def slice_mesh(
+    mesh: Mesh,
+    profile: Profile,
+    *,
+    report: repair.RepairReport | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SliceResult:
+    """Slice a placed mesh (min Z = 0, on the bed) into G-code chunks."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    pr = profile.print
+    top = float(mesh.bounds[1, 2])
+    print_z, plane_z = sections.plane_heights(top, pr.layer_height_mm, pr.first_layer_height_mm)
+    if len(print_z) == 0:
+        raise EmptyMesh("the model is thinner than the first layer; nothing to print")
+    heights = np.diff(np.r_[0.0, print_z])
+    sec = sections.slice_mesh(mesh, plane_z)
+    timings["sections"] = time.perf_counter() - t0
+
+    values = gcode_writer.template_values(profile, float(print_z[-1]))
+    start_text = gcode_writer.render_template(profile.printer.start_gcode, values)
+    end_text = gcode_writer.render_template(profile.printer.end_gcode, values)
+    start_moves = gcode_reader.read_gcode(start_text)
+    start_xyz = start_moves.end[-1].copy() if len(start_moves.end) else np.zeros(3)
+
+    layers = sec.layers
+    cpus = workers if workers is not None else (os.cpu_count() or 1)
+    use_pool = cpus > 1 and len(sec.points) >= INLINE_BELOW_POINTS and layers >= 8
+    chunks = min(layers, cpus * 4) if use_pool else 1
+    jobs = _plan_jobs(sec, print_z, heights, profile, chunks, start_xyz)
+    t1 = time.perf_counter()
+    done = 0
+    results: list[LayerResult] = []
+    if use_pool:
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        with cf.ProcessPoolExecutor(max_workers=cpus, mp_context=context) as pool:
+            futures = {pool.submit(_run_job, job): job for job in jobs}
+            for future in cf.as_completed(futures):
+                part = future.result()
+                results.extend(part)
+                done += len(part)
+                if progress:
+                    progress(done, layers)
+    else:
+        for job in jobs:
+            part = _run_job(job)
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, layers)
+    results.sort(key=lambda r: r.index)
+    timings["layers"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    elapsed = _script_time(start_text, profile)
+    body: list[str] = []
+    for r in results:
+        elapsed += r.time_s
+        body.append(r.text + f";TIME_ELAPSED:{elapsed:.1f}\n")
+    total_time = elapsed + _script_time(end_text, profile)
+    filament = float(sum(r.filament_mm for r in results))
+    boxes = [r.bounds for r in results if r.bounds is not None]
+    bounds = (
+        np.array([np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)])
+        if boxes
+        else np.zeros((2, 3))
+    )
+    thumbs = [gcode_writer.thumbnail_block(thumbnail.png(mesh, tw, th), tw, th) for tw, th in THUMBNAILS]
+    head = gcode_writer.header(profile, layers, total_time, filament, bounds, thumbs)
+    timings["thumbnail+assembly"] = time.perf_counter() - t2
+    chunks_out = [head, start_text, *body, end_text]
+    return SliceResult(
+        chunks_out,
+        layers,
+        total_time,
+        filament,
+        bounds,
+        mesh.bounds,
+        report or repair.RepairReport(),
+        timings,
+    )
+
+
+def slice_file(
+    model: Path,
+    out: Path | None,
+    profile: Profile,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SliceResult:
+    """Load, repair, place, slice ``model``; write G-code to ``out`` (atomically) when given."""
+    t0 = time.perf_counter()
+    mesh, report = load_and_place(model, profile)
+    load_s = time.perf_counter() - t0
+    result = slice_mesh(mesh, profile, report=report, workers=workers, progress=progress)
+    result.timings_s["load+repair"] = load_s
+    if out is not None:
+        t1 = time.perf_counter()
+        result.write(out)
+        result.timings_s["write"] = time.perf_counter() - t1
+    return result

@@ -1,0 +1,143 @@
+"""Polygon booleans and offsets on integer coordinates (pyclipper), the one seam to the clipping library.
+
+A *region* is a list of closed paths, each (k, 2) int64 in `SCALE` units per mm, outer boundaries
+counter-clockwise and holes clockwise, read with the non-zero rule. An *open path* is (k, 2) int64 too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyclipper
+
+SCALE = 1000
+"""Clipper units per mm (1 µm)."""
+
+IntPath = npt.NDArray[np.int64]
+Region = list[IntPath]
+
+_MITER_LIMIT = 2.0
+_ARC_TOLERANCE = 0.01 * SCALE
+
+
+def to_int(points_mm: npt.NDArray[np.float64]) -> IntPath:
+    """(k, 2) float64 mm → (k, 2) int64 clipper units."""
+    return np.round(points_mm * SCALE).astype(np.int64)
+
+
+def to_mm(path: IntPath) -> npt.NDArray[np.float64]:
+    return path.astype(np.float64) / SCALE
+
+
+def _paths(result: list[list[list[int]]]) -> Region:
+    return [np.array(p, dtype=np.int64) for p in result if len(p) >= 3]
+
+
+def _open_paths(result: list[list[list[int]]]) -> list[IntPath]:
+    return [np.array(p, dtype=np.int64) for p in result if len(p) >= 2]
+
+
+def _boolean(subject: Region, clip: Region, op: int) -> Region:
+    if not subject:
+        return []
+    pc = pyclipper.Pyclipper()
+    pc.AddPaths(subject, pyclipper.PT_SUBJECT, True)
+    if clip:
+        pc.AddPaths(clip, pyclipper.PT_CLIP, True)
+    return _paths(pc.Execute(op, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO))
+
+
+def union(region: Region, other: Region | None = None) -> Region:
+    """Union (also cleans self-intersections and overlaps of one region)."""
+    try:
+        return _boolean(region, other or [], pyclipper.CT_UNION)
+    except pyclipper.ClipperException:  # every path degenerate
+        return []
+
+
+def difference(region: Region, minus: Region) -> Region:
+    if not minus:
+        return list(region)
+    return _boolean(region, minus, pyclipper.CT_DIFFERENCE)
+
+
+def intersection(region: Region, other: Region) -> Region:
+    if not region or not other:
+        return []
+    return _boolean(region, other, pyclipper.CT_INTERSECTION)
+
+
+def offset(region: Region, delta_mm: float, *, round_joins: bool = False) -> Region:
+    """Grow (delta > 0) or shrink (delta < 0) a region by ``delta_mm``; mitred corners unless round."""
+    if not region:
+        return []
+    if delta_mm == 0:
+        return list(region)
+    off = pyclipper.PyclipperOffset(_MITER_LIMIT, _ARC_TOLERANCE)
+    off.AddPaths(
+        region, pyclipper.JT_ROUND if round_joins else pyclipper.JT_MITER, pyclipper.ET_CLOSEDPOLYGON
+    )
+    return _paths(off.Execute(delta_mm * SCALE))
+
+
+def clip_open(paths: list[IntPath], region: Region) -> list[IntPath]:
+    """The parts of open ``paths`` inside ``region``."""
+    if not paths or not region:
+        return []
+    pc = pyclipper.Pyclipper()
+    pc.AddPaths(paths, pyclipper.PT_SUBJECT, False)
+    pc.AddPaths(region, pyclipper.PT_CLIP, True)
+    tree = pc.Execute2(pyclipper.CT_INTERSECTION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
+    return _open_paths(pyclipper.OpenPathsFromPolyTree(tree))
+
+
+def islands(region: Region) -> list[Region]:
+    """Split a region into islands: each an outer boundary followed by its holes."""
+    if not region:
+        return []
+    pc = pyclipper.Pyclipper()
+    pc.AddPaths(region, pyclipper.PT_SUBJECT, True)
+    tree = pc.Execute2(pyclipper.CT_UNION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
+    out: list[Region] = []
+    stack = list(tree.Childs)
+    while stack:
+        node = stack.pop()
+        if len(node.Contour) < 3:
+            continue
+        island = [np.array(node.Contour, dtype=np.int64)]
+        for hole in node.Childs:
+            if len(hole.Contour) >= 3:
+                island.append(np.array(hole.Contour, dtype=np.int64))
+            stack.extend(hole.Childs)
+        out.append(island)
+    return out
+
+
+def area_mm2(region: Region) -> float:
+    """Signed area (holes negative) in mm²."""
+    total = 0.0
+    for p in region:
+        x, y = p[:, 0].astype(np.float64), p[:, 1].astype(np.float64)
+        total += 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    return total / (SCALE * SCALE)
+
+
+def simplify(points_mm: npt.NDArray[np.float64], tolerance_mm: float) -> npt.NDArray[np.float64]:
+    """Drop vertices of a closed loop (k, 2) whose removal moves the outline less than ``tolerance_mm``.
+
+    One vectorised pass over every vertex against its two neighbours (not iterated to a fixpoint), so
+    long runs of near-collinear points shrink by about half per pass; two passes are used.
+    """
+    pts = points_mm
+    for _ in range(2):
+        if len(pts) <= 8:
+            return pts
+        prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
+        chord = nxt - prev
+        length = np.hypot(chord[:, 0], chord[:, 1])
+        cross = np.abs(chord[:, 0] * (pts[:, 1] - prev[:, 1]) - chord[:, 1] * (pts[:, 0] - prev[:, 0]))
+        dist = np.where(length > 1e-9, cross / np.maximum(length, 1e-9), 0.0)
+        drop = dist < tolerance_mm
+        drop[1::2] = False  # never two neighbours in one pass
+        pts = pts[~drop]
+    return pts

@@ -1,0 +1,313 @@
+"""Printer and print profiles: pydantic models with sane defaults, read from TOML, JSON or a PrusaSlicer
+``.ini`` (its main keys), with command-line overrides on top. A typo is an error (``extra="forbid"``).
+
+File shape (TOML; JSON is the same tree)::
+
+    [printer]
+    bed_x_mm = 220
+    [print]
+    layer_height_mm = 0.2
+    infill_pattern = "grid"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from slicing.errors import ProfileError
+
+DEFAULT_START_GCODE = """\
+M140 S{first_layer_bed_c}
+M104 S{first_layer_nozzle_c}
+M190 S{first_layer_bed_c}
+M109 S{first_layer_nozzle_c}
+G28
+G90
+M83
+G92 E0
+G1 Z2 F3000
+G1 X2 Y20 F6000
+G1 Z0.3 F3000
+G1 X2 Y{prime_end_y_mm} E{prime_e_mm} F1500
+G1 X2.4 Y{prime_end_y_mm} F1500
+G1 Z1 F3000
+"""
+
+DEFAULT_END_GCODE = """\
+M104 S0
+M140 S0
+M107
+G1 E-2 F2100
+G1 Z{park_z_mm} F3000
+G1 X{park_x_mm} Y{park_y_mm} F6000
+M84
+"""
+
+
+class Flavour(StrEnum):
+    MARLIN = "marlin"
+    KLIPPER = "klipper"
+    REPRAPFIRMWARE = "reprapfirmware"
+
+
+class InfillPattern(StrEnum):
+    GRID = "grid"
+    RECTILINEAR = "rectilinear"
+    GYROID = "gyroid"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrinterProfile(_Model):
+    name: str = "3D Pot generic 220"
+    bed_x_mm: float = Field(default=220.0, gt=0, le=2000)
+    bed_y_mm: float = Field(default=220.0, gt=0, le=2000)
+    max_z_mm: float = Field(default=250.0, gt=0, le=2000)
+    nozzle_mm: float = Field(default=0.4, gt=0.05, le=2.0)
+    filament_diameter_mm: float = Field(default=1.75, gt=0.5, le=4.0)
+    max_nozzle_c: float = Field(default=285.0, gt=0, le=500)
+    max_bed_c: float = Field(default=110.0, ge=0, le=200)
+    flavour: Flavour = Flavour.MARLIN
+    start_gcode: str = DEFAULT_START_GCODE
+    end_gcode: str = DEFAULT_END_GCODE
+    max_accel_mm_s2: float = Field(default=1000.0, gt=0, description="For the time estimate.")
+    jerk_mm_s: float = Field(default=8.0, ge=0, description="Classic jerk, for the estimate.")
+    max_feed_mm_s: float = Field(default=200.0, gt=0)
+    max_feed_z_mm_s: float = Field(default=12.0, gt=0)
+
+
+class PrintProfile(_Model):
+    layer_height_mm: float = Field(default=0.2, gt=0.01, le=1.0)
+    first_layer_height_mm: float = Field(default=0.2, gt=0.01, le=1.0)
+    line_width_mm: float | None = Field(default=None, gt=0.05, le=3.0, description="Default: nozzle.")
+    perimeters: int = Field(default=2, ge=1, le=20)
+    top_layers: int = Field(default=3, ge=0, le=50)
+    bottom_layers: int = Field(default=3, ge=0, le=50)
+    infill_density_pct: float = Field(default=20.0, ge=0.0, le=100.0)
+    infill_pattern: InfillPattern = InfillPattern.GRID
+    infill_overlap_pct: float = Field(default=10.0, ge=0, le=50, description="Of the line width.")
+    skirt_loops: int = Field(default=1, ge=0, le=20)
+    skirt_distance_mm: float = Field(default=3.0, ge=0, le=50)
+    brim_width_mm: float = Field(default=0.0, ge=0, le=50)
+    perimeter_speed_mm_s: float = Field(default=45.0, gt=0, le=1000)
+    external_perimeter_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
+    infill_speed_mm_s: float = Field(default=80.0, gt=0, le=1000)
+    solid_infill_speed_mm_s: float = Field(default=60.0, gt=0, le=1000)
+    first_layer_speed_mm_s: float = Field(default=20.0, gt=0, le=1000)
+    skirt_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
+    travel_speed_mm_s: float = Field(default=150.0, gt=0, le=1000)
+    retract_mm: float = Field(default=0.8, ge=0, le=20)
+    retract_speed_mm_s: float = Field(default=35.0, gt=0, le=200)
+    retract_min_travel_mm: float = Field(default=1.5, ge=0, le=50)
+    fan_pct: float = Field(default=100.0, ge=0, le=100)
+    fan_off_layers: int = Field(default=1, ge=0, le=100, description="Layers printed with the fan off.")
+    min_layer_time_s: float = Field(default=5.0, ge=0, le=600)
+    min_print_speed_mm_s: float = Field(default=10.0, gt=0, le=1000)
+    nozzle_c: float = Field(default=210.0, ge=0, le=500)
+    bed_c: float = Field(default=60.0, ge=0, le=200)
+    first_layer_nozzle_c: float | None = None
+    first_layer_bed_c: float | None = None
+
+
+class Profile(_Model):
+    """A printer and a print profile, checked against each other."""
+
+    printer: PrinterProfile = PrinterProfile()
+    print: PrintProfile = PrintProfile()
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        p, pr = self.printer, self.print
+        for what, value in (("nozzle", pr.nozzle_c), ("first-layer nozzle", pr.first_layer_nozzle_c)):
+            if value is not None and value > p.max_nozzle_c:
+                raise ValueError(
+                    f"{what} temperature {value:g} °C is above the printer's {p.max_nozzle_c:g} °C"
+                )
+        for what, value in (("bed", pr.bed_c), ("first-layer bed", pr.first_layer_bed_c)):
+            if value is not None and value > p.max_bed_c:
+                raise ValueError(f"{what} temperature {value:g} °C is above the printer's {p.max_bed_c:g} °C")
+        if (
+            pr.layer_height_mm > 0.8 * self.line_width_mm
+            or pr.first_layer_height_mm > 0.8 * self.line_width_mm
+        ):
+            raise ValueError(
+                f"layer height must be at most 80% of the line width ({self.line_width_mm:g} mm)"
+            )
+        for name, template in (("start_gcode", p.start_gcode), ("end_gcode", p.end_gcode)):
+            for _, field, _, _ in string.Formatter().parse(template):
+                if field is not None and field not in TEMPLATE_FIELDS:
+                    raise ValueError(f"{name} uses unknown placeholder {{{field}}}")
+        return self
+
+    @property
+    def line_width_mm(self) -> float:
+        return self.print.line_width_mm or self.printer.nozzle_mm
+
+    @property
+    def filament_area_mm2(self) -> float:
+        return math.pi * (self.printer.filament_diameter_mm / 2) ** 2
+
+
+TEMPLATE_FIELDS = frozenset(
+    {
+        "nozzle_c",
+        "bed_c",
+        "first_layer_nozzle_c",
+        "first_layer_bed_c",
+        "prime_end_y_mm",
+        "prime_e_mm",
+        "park_x_mm",
+        "park_y_mm",
+        "park_z_mm",
+        "bed_x_mm",
+        "bed_y_mm",
+    }
+)
+
+# PrusaSlicer .ini key → (section, our key, converter)
+_INI_KEYS: dict[str, tuple[str, str, str]] = {
+    "layer_height": ("print", "layer_height_mm", "float"),
+    "first_layer_height": ("print", "first_layer_height_mm", "float_or_pct_of_layer"),
+    "perimeters": ("print", "perimeters", "int"),
+    "top_solid_layers": ("print", "top_layers", "int"),
+    "bottom_solid_layers": ("print", "bottom_layers", "int"),
+    "fill_density": ("print", "infill_density_pct", "pct"),
+    "fill_pattern": ("print", "infill_pattern", "pattern"),
+    "skirts": ("print", "skirt_loops", "int"),
+    "skirt_distance": ("print", "skirt_distance_mm", "float"),
+    "brim_width": ("print", "brim_width_mm", "float"),
+    "extrusion_width": ("print", "line_width_mm", "width"),
+    "perimeter_speed": ("print", "perimeter_speed_mm_s", "float"),
+    "infill_speed": ("print", "infill_speed_mm_s", "float"),
+    "travel_speed": ("print", "travel_speed_mm_s", "float"),
+    "retract_length": ("print", "retract_mm", "float"),
+    "retract_speed": ("print", "retract_speed_mm_s", "float"),
+    "retract_before_travel": ("print", "retract_min_travel_mm", "float"),
+    "slowdown_below_layer_time": ("print", "min_layer_time_s", "float"),
+    "min_print_speed": ("print", "min_print_speed_mm_s", "float"),
+    "max_fan_speed": ("print", "fan_pct", "float"),
+    "disable_fan_first_layers": ("print", "fan_off_layers", "int"),
+    "temperature": ("print", "nozzle_c", "float"),
+    "first_layer_temperature": ("print", "first_layer_nozzle_c", "float"),
+    "bed_temperature": ("print", "bed_c", "float"),
+    "first_layer_bed_temperature": ("print", "first_layer_bed_c", "float"),
+    "nozzle_diameter": ("printer", "nozzle_mm", "float"),
+    "filament_diameter": ("printer", "filament_diameter_mm", "float"),
+    "max_print_height": ("printer", "max_z_mm", "float"),
+    "bed_shape": ("printer", "bed", "bed_shape"),
+    "machine_max_acceleration_extruding": ("printer", "max_accel_mm_s2", "float"),
+    "machine_max_jerk_x": ("printer", "jerk_mm_s", "float"),
+}
+_PRUSA_PATTERNS = {
+    "grid": "grid",
+    "rectilinear": "rectilinear",
+    "gyroid": "gyroid",
+    "alignedrectilinear": "rectilinear",
+}
+
+
+def _ini_value(key: str, kind: str, raw: str, layer_height: float) -> Any:
+    first = raw.split(",", maxsplit=1)[0].strip()  # per-extruder lists: the first extruder
+    if kind == "int":
+        return int(float(first))
+    if kind == "float":
+        return float(first)
+    if kind == "pct":
+        return float(first.rstrip("%")) if first.endswith("%") else 100.0 * float(first)
+    if kind == "float_or_pct_of_layer":
+        return layer_height * float(first[:-1]) / 100 if first.endswith("%") else float(first)
+    if kind == "width":
+        return None if first.endswith("%") or float(first) == 0 else float(first)
+    if kind == "pattern":
+        if first not in _PRUSA_PATTERNS:
+            raise ProfileError(
+                f"PrusaSlicer fill_pattern {first!r} is not supported (grid, rectilinear, gyroid)"
+            )
+        return _PRUSA_PATTERNS[first]
+    raise AssertionError(kind)
+
+
+def read_prusa_ini(text: str) -> dict[str, dict[str, Any]]:
+    """The main keys of a PrusaSlicer config bundle (``key = value`` lines) as a profile tree."""
+    pairs: dict[str, str] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    tree: dict[str, dict[str, Any]] = {"printer": {}, "print": {}}
+    layer_height = float(pairs.get("layer_height", "0.2"))
+    for key, raw in pairs.items():
+        if key not in _INI_KEYS or raw == "":
+            continue
+        section, ours, kind = _INI_KEYS[key]
+        try:
+            if kind == "bed_shape":
+                corners = [tuple(float(v) for v in c.split("x")) for c in raw.split(",")]
+                tree["printer"]["bed_x_mm"] = max(c[0] for c in corners) - min(c[0] for c in corners)
+                tree["printer"]["bed_y_mm"] = max(c[1] for c in corners) - min(c[1] for c in corners)
+                continue
+            value = _ini_value(key, kind, raw, layer_height)
+        except (ValueError, IndexError):
+            raise ProfileError(f"PrusaSlicer key {key} = {raw!r} is not readable") from None
+        if value is not None:
+            tree[section][ours] = value
+    return tree
+
+
+def read_profile_file(path: Path) -> dict[str, Any]:
+    """A profile file as a plain tree (``{"printer": {...}, "print": {...}}``), by suffix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix == ".json":
+            tree = json.loads(text)
+            if not isinstance(tree, dict):
+                raise ProfileError(f"{path}: a profile is a JSON object")
+            return tree
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"{path}: {str(exc).splitlines()[0]}") from None
+    if suffix == ".ini":
+        return read_prusa_ini(text)
+    raise ProfileError(f"{path}: unknown profile format {suffix!r} (use .toml, .json or a PrusaSlicer .ini)")
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def build_profile(*trees: dict[str, Any]) -> Profile:
+    """Defaults < each tree in turn (file, then command-line overrides). Raises `ProfileError`."""
+    merged: dict[str, Any] = {}
+    for tree in trees:
+        merged = _merge(merged, tree)
+    try:
+        return Profile.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProfileError(f"profile: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+def load_profile(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Profile:
+    trees = [read_profile_file(path)] if path else []
+    return build_profile(*trees, overrides or {})
