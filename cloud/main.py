@@ -10,14 +10,18 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
 
 from cloud import health
 from cloud.db import Database, migrate, utcnow
-from cloud.errors import install_error_handlers
+from cloud.errors import NotFound, install_error_handlers
 from cloud.fleet import lifecycle as fleet_lifecycle
 from cloud.fleet import routes as fleet_routes
 from cloud.jobs import lifecycle as jobs_lifecycle
@@ -53,6 +57,51 @@ TAGS: Final = [
     {"name": "enrolment", "description": "Agents exchange a claim code for their credentials."},
     {"name": "ops", "description": "Health, readiness, metrics and version."},
 ]
+
+
+NO_WEB_BUILD: Final = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>3D Pot cloud</title></head><body><h1>3D Pot cloud</h1>
+<p>The web UI is not built: run <code>make web</code>, then reload.
+The API is at <a href="/docs">/docs</a>.</p></body></html>"""
+
+
+class _WebPath(Convertor[str]):
+    """The web UI's client routes (``dashboards/web/src/app.tsx``), its assets and top-level files;
+    never the API's or the ops routes', and any other path stays a 404."""
+
+    regex = (
+        r"(?!(?:api|healthz|readyz|metrics|openapi\.json|docs|redoc)(?:/|$))"
+        r"(?:(?:login|queue|printers)(?:/.*)?|assets/.+|[^/]+\.[A-Za-z0-9]+)?"
+    )
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+def _mount_web(app: FastAPI, web_dir: Path) -> None:
+    """Serve the built web UI: its files (``/assets/*`` cached for good: their names carry a hash), and
+    ``index.html`` for its client routes, so a reload of ``/printers/p1`` loads the app."""
+    register_url_convertor("webpath", _WebPath())
+    root = web_dir.resolve()
+
+    async def web_page(request: Request) -> Response:
+        path = str(request.path_params["path"])
+        wanted = (root / path).resolve()
+        if wanted.is_relative_to(root) and wanted != root and wanted.is_file():
+            immutable = path.startswith("assets/")
+            headers = {"Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"}
+            return FileResponse(wanted, headers=headers)
+        if path.startswith("assets/") or ("/" not in path and "." in path):
+            raise NotFound(f"no such file: /{path}")
+        index = root / "index.html"
+        if not index.is_file():
+            return HTMLResponse(NO_WEB_BUILD)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.add_route("/{path:webpath}", web_page, methods=["GET"], include_in_schema=False)
 
 
 def _limiter(limit: RateLimit) -> TokenBucketLimiter:
@@ -128,6 +177,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Callable[[], dat
     app.include_router(printer_routes.router)
     app.include_router(fleet_routes.router)
     app.include_router(jobs_routes.router)
+    _mount_web(app, settings.web_dir)
     return app
 
 

@@ -1,0 +1,12 @@
+// Build of the fleet web UI: `npm run build` writes dist/, which the cloud serves at `/`.
+// `npm run dev` proxies the API to a cloud on :8080 (override with THREEDPOT_CLOUD_URL).
+import { defineConfig } from "vite";
+
+const cloud = process.env.THREEDPOT_CLOUD_URL ?? "http://127.0.0.1:8080";
+
+export default defineConfig({
+  base: "/",
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  build: { outDir: "dist", emptyOutDir: true, sourcemap: true, target: "es2022" },
+  server: { proxy: { "/api": cloud, "/healthz": cloud } },
+});
