@@ -4,7 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration lint bench bench-agent clean
+WEB     := dashboards/web
+WEB_OUT := $(WEB)/dist/index.html
+WEB_DEPS := $(WEB)/node_modules/.installed
+WEB_SRC := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/public/*) $(WEB)/index.html \
+	$(WEB)/package.json $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.node.json
+
+.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest clean web
 
 venv: $(STAMP)
 
@@ -18,14 +24,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/3dpot demo
 
-## Every test: unit and integration (real Mosquitto, PostgreSQL, pty printers).
-test: $(STAMP)
+## The fleet web UI (served by the cloud at /): npm ci, then a type-checked Vite build into $(WEB)/dist.
+web: $(WEB_OUT)
+
+$(WEB_DEPS): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_OUT): $(WEB_DEPS) $(WEB_SRC)
+	cd $(WEB) && npm run build
+
+## Every test: unit and integration (real Mosquitto, PostgreSQL, pty printers, Chromium on the web UI).
+test: $(STAMP) web
 	$(BIN)/pytest
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) web
 	$(BIN)/pytest -m integration
 
 lint: $(STAMP)
@@ -37,10 +53,20 @@ lint: $(STAMP)
 ## Benchmarks (figures printed side by side with their reference; copy them into the README).
 bench: $(STAMP)
 	$(BIN)/python -m bench.serial_link
+	$(MAKE) bench-slicer
+
+## Our slicer vs CuraEngine and PrusaSlicer (apt-get install cura-engine prusa-slicer) on the same meshes.
+bench-slicer: $(STAMP)
+	$(BIN)/python -m bench.slicer
 
 ## The agent's RSS and CPU while printing at >= 1,000 lines/s, next to the bare firmware bridge.
 bench-agent: $(STAMP)
 	$(BIN)/python -m bench.agent_footprint
 
+## Cloud MQTT ingest: 10,000 simulated printers through Mosquitto, msg/s and publish-to-API latency,
+## next to mosquitto_sub's raw rate. ARGS="--database-url postgresql://... --replicas 2" for PostgreSQL.
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.cloud_ingest $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache $(WEB)/dist $(WEB)/node_modules
