@@ -44,7 +44,8 @@ class UrlSigner:
     def check(self, key: str, expires: int, sig: str, now: datetime) -> str | None:
         """``None`` when the signature is valid and not expired, else why not (for the 403 message)."""
         expected = self.signature(key, expires)
-        if not hmac.compare_digest(expected, sig.lower()):
+        offered = sig.lower().encode("utf-8", "surrogateescape")  # any text a client sends, never a 500
+        if not hmac.compare_digest(expected.encode("ascii"), offered):
             return "the download link's signature is not valid"
         if now.timestamp() > expires:
             return "the download link has expired"

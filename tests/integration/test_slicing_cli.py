@@ -108,25 +108,26 @@ def test_sliced_tube_prints_start_to_end_on_the_virtual_printer(
     assert (coords[:, :2] >= 0).all() and (coords[:, :2] <= BED).all() and (coords[:, 2] >= 0).all()
     assert (coords[:, 2] <= MAX_Z).all()
 
-    printer = virtual_printer_process("--baud", "0", "--thermal-tau-s", "0.05")
-    printed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "threedpot",
-            "print",
-            str(gcode),
-            "--port",
-            printer.path,
-            "--baud",
-            "250000",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    link = tmp_path / "ttyTUBE"
+    printer = virtual_printer_process("--baud", "0", "--thermal-tau-s", "0.05", "--link", str(link))
+    argv = [
+        sys.executable,
+        "-m",
+        "threedpot",
+        "print",
+        str(gcode),
+        "--port",
+        str(link),
+        "--baud",
+        "250000",
+        "--json",
+    ]
+    try:
+        printed = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired as exc:  # say where it stood, not only that it stood still
+        pytest.fail(
+            f"3dpot print did not finish in 120 s; printer: {printer.stats()}; stderr: {exc.stderr!r}"
+        )
     assert printed.returncode == 0, printed.stderr
     figures = json.loads(printed.stdout.strip().splitlines()[-1])
     assert figures["outcome"] == "completed"

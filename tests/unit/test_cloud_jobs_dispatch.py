@@ -203,3 +203,13 @@ def test_signed_urls_are_bound_to_key_and_expiry() -> None:
     assert signer.check("org-job-part.gcode", expires + 1, sig, T0) is not None
     other = UrlSigner(b"x" * 32, "https://cloud.example", ttl_s=60)
     assert other.check("org-job-part.gcode", expires, sig, T0) is not None
+    for garbage in (
+        "é" * 64,
+        "\udcff",
+        "",
+        "0" * 1000,
+    ):  # found by schemathesis: must be a refusal, not a 500
+        assert (
+            signer.check("org-job-part.gcode", expires, garbage, T0)
+            == "the download link's signature is not valid"
+        )
