@@ -10,7 +10,7 @@ WEB_DEPS := $(WEB)/node_modules/.installed
 WEB_SRC := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/public/*) $(WEB)/index.html \
 	$(WEB)/package.json $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.node.json
 
-.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest clean web
+.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest bench-api clean web
 
 venv: $(STAMP)
 
@@ -67,6 +67,10 @@ bench-agent: $(STAMP)
 ## next to mosquitto_sub's raw rate. ARGS="--database-url postgresql://... --replicas 2" for PostgreSQL.
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.cloud_ingest $(ARGS)
+
+## Cloud API: the fleet summary of 1,000 printers under wrk (apt-get install wrk), next to /healthz.
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.cloud_api $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache $(WEB)/dist $(WEB)/node_modules

@@ -245,6 +245,7 @@ class FleetSettings(BaseModel):
     raw_retention_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 6 * 3600
     minute_retention_s: Annotated[int, Field(ge=3600, le=10 * 366 * 24 * 3600)] = 30 * 24 * 3600
     rollup_interval_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 60.0
+    summary_cache_s: Annotated[float, Field(ge=0, le=60)] = 1.0
     feed_poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     feed_heartbeat_s: Annotated[float, Field(gt=0, le=300)] = 15.0
     feed_client_queue: Annotated[int, Field(ge=1, le=100_000)] = 1_000

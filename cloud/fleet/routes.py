@@ -27,6 +27,7 @@ from cloud.fleet.schemas import (
     Resolution,
     TelemetrySeries,
 )
+from cloud.fleet.summary_cache import SummaryCache
 from cloud.services import DbSession, Services
 from cloud.users.auth import CurrentUser, Principal, api_key_scheme, authenticate, bearer_scheme
 
@@ -59,8 +60,14 @@ Feed = Annotated[FeedHub, Depends(get_feed)]
     response_model=FleetSummary,
     responses=error_responses(401),
 )
-async def fleet_summary(principal: CurrentUser, session: DbSession) -> FleetSummary:
-    return await queries.summary(session, principal.org_id)
+async def fleet_summary(
+    principal: CurrentUser, session: DbSession, services: Services, request: Request
+) -> FleetSummary:
+    cache = getattr(request.app.state, "fleet_summary_cache", None)
+    if not isinstance(cache, SummaryCache):
+        cache = SummaryCache(services.settings.fleet.summary_cache_s)
+        request.app.state.fleet_summary_cache = cache
+    return await cache.get(principal.org_id, lambda: queries.summary(session, principal.org_id))
 
 
 @router.get(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -77,14 +78,48 @@ async def _from_api_key(services: CloudServices, session: AsyncSession, key: str
     return Principal(kind="api_key", id=row.id, org_id=row.org_id, role=row.role)
 
 
+class PrincipalCache:
+    """Users behind valid tokens, kept for `ttl_s` (2 s): a dashboard polling a few endpoints would
+    otherwise read the same user row on every request. Any change to a user in this process clears it
+    at once; another replica sees a deleted or demoted user within `ttl_s`. API keys are not cached:
+    a revoked key stops at once everywhere."""
+
+    def __init__(self, ttl_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+    def get(self, user_id: str, org_id: str) -> Principal | None:
+        entry = self._entries.get((user_id, org_id))
+        if entry is None or self._clock() - entry[0] >= self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[(principal.id, principal.org_id)] = (self._clock(), principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+PRINCIPALS = PrincipalCache()
+
+
 async def _from_token(services: CloudServices, session: AsyncSession, token: str) -> Principal:
     claims = services.tokens.decode(token)
+    cached = PRINCIPALS.get(claims.user_id, claims.org_id)
+    if cached is not None:
+        return cached
     user = (
         await session.execute(select(User).where(User.id == claims.user_id, User.org_id == claims.org_id))
     ).scalar_one_or_none()
     if user is None:
         raise Unauthenticated("the user of this token no longer exists", code="token_invalid")
-    return Principal(kind="user", id=user.id, org_id=user.org_id, role=user.role, email=user.email)
+    principal = Principal(kind="user", id=user.id, org_id=user.org_id, role=user.role, email=user.email)
+    PRINCIPALS.put(principal)
+    return principal
 
 
 async def authenticate(

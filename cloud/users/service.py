@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.errors import Conflict, NotFound
 from cloud.settings import BootstrapAdmin
-from cloud.users.auth import new_api_key
+from cloud.users.auth import PRINCIPALS, new_api_key
 from cloud.users.models import ApiKey, Organisation, Role, User
 from cloud.users.passwords import Passwords
 
@@ -152,6 +152,7 @@ async def update_user(
     if role is not None:
         user.role = role
     await _flush_unique_email(session, user.email)
+    PRINCIPALS.clear()  # a changed role or email takes effect on the next request
     return user
 
 
@@ -159,6 +160,7 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     if user.role is Role.ADMIN and await _other_admins(session, user) == 0:
         raise Conflict("this is the organisation's last admin: it cannot be deleted", code="last_admin")
     await session.delete(user)
+    PRINCIPALS.clear()
 
 
 async def create_api_key(
