@@ -96,7 +96,10 @@ def test_a_prusaslicer_upload_prints_to_completion_with_progress_and_a_wrong_key
         assert time.monotonic() < deadline, agent.log_text()
         time.sleep(0.2)
     assert len(seen_progress) >= 3, "the print should have been observable while it ran"
-    assert seen_progress == sorted(seen_progress) and 0 < seen_progress[-1] < 100
+    assert seen_progress == sorted(seen_progress)
+    assert any(0 < p < 100 for p in seen_progress), (
+        "progress seen part-way (100 % may show before the state flips)"
+    )
     assert job["job"]["file"]["name"] == path.name
 
     stats = printer.stats()
