@@ -16,7 +16,7 @@ import pytest
 from firmware_bridge.samples import count_moves
 from firmware_bridge.virtual.process import PrinterProcess
 from tests.fixtures.agent import AgentProcess, Message, wait_until
-from tests.fixtures.broker import MosquittoBroker, find_mosquitto, free_port
+from tests.fixtures.broker import MosquittoBroker, find_mosquitto, free_port, missing_infrastructure
 from tests.integration.test_agent import gcode, printer_and_agent, upload_like_prusaslicer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -56,7 +56,7 @@ def distinct_events(messages: list[Message]) -> list[dict[str, Any]]:
 def private_broker(tmp_path: Path) -> Any:
     binary = find_mosquitto()
     if binary is None:
-        pytest.skip("mosquitto not installed")
+        missing_infrastructure("mosquitto not installed")
     workdir = tmp_path / "broker"
     workdir.mkdir()
     broker = MosquittoBroker(binary, workdir, port=free_port(), persistence=True)

@@ -15,7 +15,11 @@ from cloud.jobs.models import Job, JobCommand
 from tests.fixtures.cloud import CloudFactory, CloudHarness
 from tests.integration.test_cloud_jobs import make_cloud, printer, runtime, upload
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # SKIP LOCKED claiming is PostgreSQL's (SQLite runs a single worker): only that database, no skip
+    pytest.mark.parametrize("cloud_database_url", ["postgresql"], indirect=True),
+]
 
 
 def second_worker(cloud: CloudHarness) -> tuple[Dispatcher, Database]:
@@ -29,8 +33,7 @@ def second_worker(cloud: CloudHarness) -> tuple[Dispatcher, Database]:
 
 async def test_a_claimed_job_is_skipped_by_another_worker(cloud_factory: CloudFactory) -> None:
     cloud = await make_cloud(cloud_factory, jobs={"stagger_offers": 100})
-    if cloud.services.database.dialect != "postgresql":
-        pytest.skip("SKIP LOCKED claiming is PostgreSQL's; SQLite runs a single worker")
+    assert cloud.services.database.dialect == "postgresql"
     for _ in range(4):
         await printer(cloud, "PLA", 0.4)
     ids = [(await upload(cloud, material="PLA", priority=10 - n)).json()["id"] for n in range(4)]
@@ -59,8 +62,7 @@ async def test_a_claimed_job_is_skipped_by_another_worker(cloud_factory: CloudFa
 
 async def test_two_workers_racing_never_double_dispatch(cloud_factory: CloudFactory) -> None:
     cloud = await make_cloud(cloud_factory, jobs={"stagger_offers": 1000, "claim_batch": 3})
-    if cloud.services.database.dialect != "postgresql":
-        pytest.skip("SKIP LOCKED claiming is PostgreSQL's; SQLite runs a single worker")
+    assert cloud.services.database.dialect == "postgresql"
     pids = [await printer(cloud, "PLA", 0.4) for _ in range(6)]
     for n in range(10):
         assert (await upload(cloud, material="PLA", priority=n % 3)).status_code == 201

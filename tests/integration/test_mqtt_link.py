@@ -50,7 +50,13 @@ from contract.topics import DEFAULT_TOPICS
 from edge_agent.mqtt import Backoff, MqttLink, MqttMetrics, parse_broker_url
 from edge_agent.mqtt.connection import ConnectOptions
 from edge_agent.store import Database, Outbox, open_database
-from tests.fixtures.broker import ClientFactory, MosquittoBroker, find_mosquitto, free_port
+from tests.fixtures.broker import (
+    ClientFactory,
+    MosquittoBroker,
+    find_mosquitto,
+    free_port,
+    missing_infrastructure,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -726,7 +732,7 @@ async def test_a_retained_command_is_dropped_not_run_at_every_reconnect(
 def second_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     binary = find_mosquitto()
     if binary is None:
-        pytest.skip("mosquitto binary not found")
+        missing_infrastructure("mosquitto binary not found")
     workdir = tmp_path / "ha-broker"
     workdir.mkdir()
     broker = MosquittoBroker(binary, workdir)
