@@ -1,0 +1,1 @@
+"""Purchases, refunds and payouts: the money-moving operations of the marketplace."""
