@@ -10,7 +10,7 @@ WEB_DEPS := $(WEB)/node_modules/.installed
 WEB_SRC := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/public/*) $(WEB)/index.html \
 	$(WEB)/package.json $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.node.json
 
-.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest bench-api clean web
+.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest bench-api bench-designs bench-design-turns clean web chaos soak
 
 venv: $(STAMP)
 
@@ -59,6 +59,14 @@ bench: $(STAMP)
 bench-slicer: $(STAMP)
 	$(BIN)/python -m bench.slicer
 
+## Design studio: build and 512 px preview of every family at default size, next to the goals.
+bench-designs: $(STAMP)
+	$(BIN)/python -m bench.designs
+
+## Design studio: turn latency (median, p95) of the scripted conversations, built-in engine, goal p95 < 200 ms.
+bench-design-turns: $(STAMP)
+	$(BIN)/python -m bench.design_turns
+
 ## The agent's RSS and CPU while printing at >= 1,000 lines/s, next to the bare firmware bridge.
 bench-agent: $(STAMP)
 	$(BIN)/python -m bench.agent_footprint
@@ -71,6 +79,15 @@ bench-ingest: $(STAMP)
 ## Cloud API: the fleet summary of 1,000 printers under wrk (apt-get install wrk), next to /healthz.
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.cloud_api $(ARGS)
+
+## Chaos, full: a real farm (cloud on its own PostgreSQL, Mosquitto, 3 agents) through every fault,
+## longer outages (a 60 s broker cut). Report path printed at the end. docs/RELIABILITY.md has the figures.
+chaos: $(STAMP)
+	CHAOS_FULL=1 $(BIN)/pytest tests/system/test_chaos.py
+
+## Soak: SOAK_AGENTS agents (50) printing for SOAK_S seconds (600); RSS slopes, logs, every job accounted for.
+soak: $(STAMP)
+	SOAK=1 $(BIN)/pytest tests/system/test_soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache $(WEB)/dist $(WEB)/node_modules

@@ -35,6 +35,10 @@ LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure_logging(level: int = logging.INFO) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format=LOG_FORMAT)
+    # httpx logs every request's full URL at INFO; outgoing URLs may carry credentials (webhook URLs,
+    # signed links), so only its warnings are kept (tests/security/test_secrets_in_logs.py).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def serve(settings_file: Path | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:

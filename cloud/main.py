@@ -20,14 +20,22 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 
 from cloud import health
+from cloud.collab import lifecycle as collab_lifecycle
+from cloud.collab import routes as collab_routes
 from cloud.db import Database, migrate, utcnow
+from cloud.designs import lifecycle as designs_lifecycle
+from cloud.designs import routes as designs_routes
 from cloud.errors import NotFound, install_error_handlers
 from cloud.fleet import lifecycle as fleet_lifecycle
 from cloud.fleet import routes as fleet_routes
 from cloud.jobs import lifecycle as jobs_lifecycle
 from cloud.jobs import routes as jobs_routes
 from cloud.keys import resolve_secrets
+from cloud.market import routes as market_routes
+from cloud.market import runtime as market_runtime
 from cloud.metrics import CloudMetrics, MetricsMiddleware
+from cloud.notify import lifecycle as notify_lifecycle
+from cloud.notify import routes as notify_routes
 from cloud.printers import routes as printer_routes
 from cloud.printers.mosquitto_auth import MosquittoAuth
 from cloud.ratelimit import TokenBucketLimiter
@@ -56,6 +64,11 @@ TAGS: Final = [
     {"name": "printers", "description": "Printers of your organisation and their claim codes."},
     {"name": "enrolment", "description": "Agents exchange a claim code for their credentials."},
     {"name": "ops", "description": "Health, readiness, metrics and version."},
+    {"name": "designs", "description": "The design studio: describe an object, get a printable model."},
+    {"name": "collab", "description": "Shared design documents, edited live over a WebSocket."},
+    {"name": "notifications", "description": "Your notifications, their live stream, your preferences."},
+    {"name": "webhooks", "description": "Signed HTTP callbacks of your organisation's events (admins)."},
+    {"name": "market", "description": "The marketplace: listings, search, purchases, reviews, payouts."},
 ]
 
 
@@ -71,7 +84,7 @@ class _WebPath(Convertor[str]):
 
     regex = (
         r"(?!(?:api|healthz|readyz|metrics|openapi\.json|docs|redoc)(?:/|$))"
-        r"(?:(?:login|queue|printers)(?:/.*)?|assets/.+|[^/]+\.[A-Za-z0-9]+)?"
+        r"(?:(?:login|queue|printers|studio|market|notifications)(?:/.*)?|assets/.+|[^/]+\.[A-Za-z0-9]+)?"
     )
 
     def convert(self, value: str) -> str:
@@ -151,7 +164,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await bootstrap_admin(session, services.passwords, services.settings.bootstrap_admin)
             if services.mosquitto is not None:
                 await services.mosquitto.sync(session)
-        async with fleet_lifecycle.lifespan(app), jobs_lifecycle.lifespan(app):
+        async with (
+            fleet_lifecycle.lifespan(app),
+            jobs_lifecycle.lifespan(app),
+            designs_lifecycle.lifespan(app),
+            collab_lifecycle.lifespan(app),
+            notify_lifecycle.lifespan(app),
+        ):
             yield
     finally:
         await services.database.dispose()
@@ -170,6 +189,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Callable[[], dat
         generate_unique_id_function=_operation_id,
     )
     app.state.services = services
+    app.state.market = market_runtime.build(services)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.include_router(health.router)
@@ -177,6 +197,11 @@ def create_app(settings: CloudSettings | None = None, *, clock: Callable[[], dat
     app.include_router(printer_routes.router)
     app.include_router(fleet_routes.router)
     app.include_router(jobs_routes.router)
+    app.include_router(designs_routes.router)
+    app.include_router(collab_routes.router)
+    app.include_router(notify_routes.router)
+    app.include_router(notify_routes.webhooks)
+    app.include_router(market_routes.router)
     _mount_web(app, settings.web_dir)
     return app
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db import Database
 from cloud.fleet.hooks import IngestHooks
+from cloud.jobs.hooks import DispatchHooks
 from cloud.keys import CloudSecrets
 from cloud.metrics import CloudMetrics
 from cloud.printers.mosquitto_auth import MosquittoAuth
@@ -41,6 +42,9 @@ class CloudServices:
     clock: Callable[[], datetime]
     version: str
     hooks: IngestHooks = field(default_factory=IngestHooks)
+    notify_listeners: list[Callable[[Any], None]] = field(default_factory=list)
+    """Told of each batch ``cloud.notify`` stored (a ``cloud.notify.service.Stored``), in this process."""
+    dispatch_hooks: DispatchHooks = field(default_factory=DispatchHooks)
 
     def now(self) -> datetime:
         return self.clock()

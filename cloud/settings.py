@@ -252,6 +252,93 @@ class FleetSettings(BaseModel):
     feed_max_clients: Annotated[int, Field(ge=1, le=100_000)] = 1_000
 
 
+class NotifySettings(BaseModel):
+    """Notifications (see ``cloud.notify``): SMTP for e-mail, webhook delivery and its retries, flapping.
+
+    E-mail is off while ``smtp_host`` is unset. A failed delivery (5xx, timeout, refused connection,
+    SMTP error) is tried again after ``retry_initial_s * retry_factor ** (attempt - 1)``, capped at
+    ``retry_max_s``, ±``retry_jitter`` of it, at most ``max_attempts`` times in all.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    worker: bool = Field(default=True, description="run the delivery worker in this process")
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_from: Annotated[str, Field(min_length=3, max_length=254)] = "3D Pot <notifications@3dpot.local>"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    retry_factor: Annotated[float, Field(ge=1, le=10)] = 3.0
+    retry_max_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 3600.0
+    retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    poll_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    flap_window_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 600.0
+    stream_heartbeat_s: Annotated[float, Field(gt=0, le=300)] = 15.0
+
+    @field_validator("smtp_password")
+    @classmethod
+    def _real_smtp_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_placeholder(value, "notify.smtp_password")
+
+
+class MarketSettings(BaseModel):
+    """The marketplace (see ``cloud.market``): platform fee, currency, the payment provider's webhooks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fee_bps: Annotated[int, Field(ge=0, le=10_000, description="platform fee, basis points")] = 1000
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="the one currency of listings")] = "EUR"
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of the provider's webhooks; default: derived from jwt_secret"
+    )
+    webhook_tolerance_s: Annotated[int, Field(ge=10, le=3600)] = 300
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _real_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_placeholder(value, "market.webhook_secret")
+
+
+class DesignsSettings(BaseModel):
+    """The design studio (see ``cloud.designs``): the optional LLM engine and the preview renderer.
+
+    Without ``llm_base_url`` the built-in engine understands every turn; with it, any
+    OpenAI-compatible ``POST {llm_base_url}/chat/completions`` is asked first and the built-in
+    engine answers whenever it fails (HTTP error, timeout, malformed or invalid answer).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    llm_base_url: str | None = Field(
+        default=None, description="e.g. http://127.0.0.1:11434/v1; unset: the built-in engine only"
+    )
+    llm_model: Annotated[str, Field(min_length=1, max_length=200)] = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    render_size_px: Annotated[int, Field(ge=64, le=2048)] = 512
+    render_queue_max: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+
+    @field_validator("llm_api_key")
+    @classmethod
+    def _real_llm_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_placeholder(value, "designs.llm_api_key")
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("designs.llm_base_url must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class CloudSettings(BaseSettings):
     """Every setting of the cloud service. Build with ``load_settings``; pass it down, never import it."""
 
@@ -296,6 +383,9 @@ class CloudSettings(BaseSettings):
     claim_code_max_ttl_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 7 * 24 * 3600
     storage: StorageSettings = StorageSettings()
     jobs: JobsSettings = JobsSettings()
+    designs: DesignsSettings = DesignsSettings()
+    market: MarketSettings = MarketSettings()
+    notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -26,11 +26,21 @@ class IngestedAck:
     ack: Ack
 
 
+@dataclass(frozen=True, slots=True)
+class IngestedPresence:
+    """A printer's ``online`` flag changed (only the replica whose write changed it hears this)."""
+
+    printer_id: str
+    online: bool
+
+
 EventHook = Callable[[Sequence[IngestedEvent]], Awaitable[None]]
 AckHook = Callable[[Sequence[IngestedAck]], Awaitable[None]]
+PresenceHook = Callable[[Sequence[IngestedPresence]], Awaitable[None]]
 
 
 @dataclass(slots=True)
 class IngestHooks:
     on_events: list[EventHook] = field(default_factory=list)
     on_acks: list[AckHook] = field(default_factory=list)
+    on_presence: list[PresenceHook] = field(default_factory=list)

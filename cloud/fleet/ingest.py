@@ -297,6 +297,7 @@ class FleetIngest:
             result = await self._write(single, split_on_refusal=False)
             total.events.extend(result.events)
             total.acks.extend(result.acks)
+            total.presence.extend(result.presence)
         return total
 
     async def _run_hooks(self, result: WriteResult) -> None:
@@ -314,3 +315,12 @@ class FleetIngest:
                 except Exception:  # as above
                     log.exception("ingest hook %r failed on %d acks", ack_hook, len(result.acks))
                     self.metrics.hook_failures.labels(kind="acks").inc()
+        if result.presence:
+            for presence_hook in self.hooks.on_presence:
+                try:
+                    await presence_hook(result.presence)
+                except Exception:  # as above
+                    log.exception(
+                        "ingest hook %r failed on %d presence changes", presence_hook, len(result.presence)
+                    )
+                    self.metrics.hook_failures.labels(kind="presence").inc()

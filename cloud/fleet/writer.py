@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.db import Database
 from cloud.fleet.batching import Batch
-from cloud.fleet.hooks import IngestedAck, IngestedEvent
+from cloud.fleet.hooks import IngestedAck, IngestedEvent, IngestedPresence
 from cloud.fleet.models import CommandAck, FleetEvent, PrinterStateRow, TelemetrySample
 from contract.presence import Presence
 from contract.state import HeaterReading
@@ -94,6 +94,7 @@ class WriteResult:
 
     events: list[IngestedEvent] = field(default_factory=list)
     acks: list[IngestedAck] = field(default_factory=list)
+    presence: list[IngestedPresence] = field(default_factory=list)
 
 
 def _sqlite_writer_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -149,7 +150,7 @@ class BatchWriter:
         if batch.states:
             self._states(conn, batch, now)
         if batch.presence:
-            self._presence(conn, batch, now)
+            result.presence = self._presence(conn, batch, now)
         if batch.events:
             result.events = self._events(conn, batch, now)
         if batch.acks:
@@ -191,7 +192,7 @@ class BatchWriter:
         )
         conn.execute(statement, rows)
 
-    def _presence(self, conn: Connection, batch: Batch, now: datetime) -> None:
+    def _presence(self, conn: Connection, batch: Batch, now: datetime) -> list[IngestedPresence]:
         rows = []
         for pid, item in batch.presence.items():
             online = item.presence is Presence.ONLINE
@@ -225,8 +226,11 @@ class BatchWriter:
                 "updated_at": excluded.updated_at,
             },
             where=_STATE.c.online != excluded.online,
-        )
-        conn.execute(statement, rows)
+        ).returning(_STATE.c.printer_id, _STATE.c.online)
+        changed = [
+            IngestedPresence(printer_id=row[0], online=bool(row[1])) for row in conn.execute(statement, rows)
+        ]
+        return sorted(changed, key=lambda item: item.printer_id)
 
     def _events(self, conn: Connection, batch: Batch, now: datetime) -> list[IngestedEvent]:
         rows = [

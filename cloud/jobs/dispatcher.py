@@ -40,6 +40,7 @@ from cloud.files import Files
 from cloud.fleet.models import PrinterStateRow
 from cloud.jobs import dispatch
 from cloud.jobs.commands import envelope, new_command, revoke_command
+from cloud.jobs.hooks import DispatchHooks
 from cloud.jobs.models import ACTIVE_STATES, CommandStatus, Job, JobCommand, JobState
 from cloud.jobs.publisher import CommandPublisher, NotConnected
 from cloud.jobs.states import requeue_or_fail, set_state
@@ -101,6 +102,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         *,
         manifest_ttl_s: int | None = None,
+        hooks: DispatchHooks | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -109,6 +111,7 @@ class Dispatcher:
         self.signing_key_b64 = signing_key_b64
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s or settings.manifest_ttl_s
+        self.hooks = hooks if hooks is not None else DispatchHooks()
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -193,6 +196,7 @@ class Dispatcher:
         )
         budget = await self._stagger_budget(session, now)
         made: list[str] = []
+        offered: list[Job] = []
         by_id = {job.id: job for job in jobs}
         for org_id in org_ids:
             views = [
@@ -219,6 +223,7 @@ class Dispatcher:
                 )
                 session.add(command)
                 made.append(command.cmd_id)
+                offered.append(job)
                 log.info("offering job %s to printer %s", job.id, assignment.pid)
             if org_id in locked_elsewhere:
                 continue  # another worker holds some of these printers: its view is the fresher one
@@ -228,6 +233,8 @@ class Dispatcher:
                     job.reason = reason[:1000]
                     job.updated_at = now
         await session.flush()
+        for hook in self.hooks.on_offered:  # in this transaction: see cloud.jobs.hooks
+            await hook(session, offered, now)
         return made
 
     async def _stagger_budget(self, session: AsyncSession, now: datetime) -> int:

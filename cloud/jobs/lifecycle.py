@@ -86,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             publisher,
             services.secrets.signing_key_b64,
             services.now,
+            hooks=services.dispatch_hooks,
         )
         tracker = JobTracker(services.database, settings.jobs, services.now, dispatcher.wake)
         runtime = JobsRuntime(

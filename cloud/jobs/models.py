@@ -101,6 +101,7 @@ class Job(Base):
     offer_attempts: Mapped[int] = mapped_column(Integer, default=0)
     avoid_printers: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     created_by: Mapped[str | None] = mapped_column(String(ID_CHARS), default=None)
+    listing_id: Mapped[str | None] = mapped_column(String(ID_CHARS), default=None, index=True)  # market
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     offered_at: Mapped[datetime | None] = mapped_column(default=None)
