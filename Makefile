@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Run the main job on embedded defaults: a virtual printer printing a sample file, with a progress bar.
-demo: $(STAMP)
+## Run the main job on embedded defaults: broker, cloud on SQLite, three virtual printers with agents, a job printing.
+demo: $(STAMP) web
 	$(BIN)/3dpot demo
 
 ## The fleet web UI (served by the cloud at /): npm ci, then a type-checked Vite build into $(WEB)/dist.

@@ -215,12 +215,14 @@ class IngestSettings(BaseModel):
 
     ``enabled``: ``None`` (default) runs the ingest when ``mqtt_url`` is configured explicitly
     (settings file, environment or argument); ``true`` / ``false`` force it on or off.
+    ``share_group``: the MQTT 5 shared-subscription group replicas split the load in; empty for a
+    plain subscription (one replica only, or a broker without shared subscriptions).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool | None = None
-    share_group: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^$+#/\s]+$")] = "ingest"
+    share_group: Annotated[str, Field(max_length=64, pattern=r"^[^$+#/\s]*$")] = "ingest"
     client_id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^+#/\s]+$")] = "cloud-ingest"
     batch_max_items: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     batch_max_delay_s: Annotated[float, Field(gt=0, le=10)] = 0.05

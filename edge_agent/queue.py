@@ -76,7 +76,7 @@ class JobRecord:
         if self.state is JobState.COMPLETED:
             progress = 1.0
         time_left_s: float | None = None
-        if self.est_print_s is not None:
+        if self.est_print_s:  # 0 is "no estimate" (a G-code upload without one), not "done"
             time_left_s = max(0.0, self.est_print_s * (1.0 - progress))
         elif progress > 0.02 and self.print_duration_s > 0:
             time_left_s = self.print_duration_s * (1.0 - progress) / progress

@@ -1,6 +1,8 @@
 """What the agent says about itself on MQTT — `info`, the retained `state` snapshot, `tele` — and when:
-state on every change (bursts coalesce) and with the links' heartbeat, info when the firmware or the
-heaters change, telemetry at 1 Hz while printing and 0.1 Hz otherwise.
+state on every change (bursts coalesce), every ``STATE_PRINTING_S`` while printing (progress, ETA and
+temperatures move: the fleet grid shows them live from the retained snapshot) and with the links'
+heartbeat, info when the firmware or the heaters change, telemetry at 1 Hz while printing and 0.1 Hz
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from edge_agent.supervisor import PrintSupervisor
 AGENT_VERSION = "0.1.0"
 TELE_PRINTING_S = 1.0
 TELE_IDLE_S = 10.0
+STATE_PRINTING_S = 3.0
 
 
 @dataclass(slots=True)
@@ -160,7 +163,7 @@ class Reporter:
 
     async def run_telemetry(self) -> None:
         """`tele` at 1 Hz while printing, 0.1 Hz otherwise; a print starting cuts an idle wait short."""
-        last_s = 0.0
+        last_s = last_state_s = 0.0
         while True:
             printing = self.supervisor.printer_state is PrinterState.PRINTING
             interval_s = TELE_PRINTING_S if printing else TELE_IDLE_S
@@ -184,3 +187,6 @@ class Reporter:
             )
             for link in self.links:
                 link.publish_tele(sample)
+            if printing and last_s - last_state_s >= STATE_PRINTING_S:
+                last_state_s = last_s
+                self._dirty.set()  # progress and ETA in the retained snapshot, not only in `tele`

@@ -236,8 +236,8 @@ class Streamer:
                 if len(self._tickets) > 32:
                     self._settle()
                 now = self._clock()
+                progress.elapsed_s = now - started  # read live by hosts that poll `progress`
                 if on_progress is not None and now - last_report >= PROGRESS_EVERY_S:
-                    progress.elapsed_s = now - started
                     on_progress(progress)
                     last_report = now
             await self.link.drain()

@@ -130,9 +130,8 @@ class FleetIngest:
         self._replica = uuid.uuid4().hex[:8]
 
     async def run(self) -> None:
-        shared = [
-            self.topics.fleet_filter(kind, share_group=self.options.share_group) for kind in INGEST_KINDS
-        ]
+        group = self.options.share_group or None
+        shared = [self.topics.fleet_filter(kind, share_group=group) for kind in INGEST_KINDS]
         presence = [self.topics.fleet_filter(TopicKind.STATUS)]
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -165,3 +165,22 @@ def test_a_buffered_layer_change_is_printed_again_not_skipped(sample: Path) -> N
     point = resume_point(sample, at, unexecuted_commands=2)
     assert point.layer == 1, "the tail of layer 1 may not have run: print layer 1 again"
     assert point.z_stopped_mm == pytest.approx(0.4), "believe the lower Z: never drive into the part"
+
+
+@pytest.mark.parametrize(
+    ("est_print_s", "acked", "duration_s", "left_s"),
+    [
+        (600.0, 25, 30.0, 450.0),  # the slicer's estimate, scaled by what is left
+        (None, 25, 30.0, 90.0),  # no estimate: extrapolated from the time so far
+        (0.0, 25, 30.0, 90.0),  # an upload without an estimate says 0: unknown, not "done"
+        (0.0, 1, 30.0, None),  # too early to extrapolate
+        (None, 50, 0.0, None),
+    ],
+)
+def test_time_left_uses_the_estimate_or_the_pace_so_far(
+    est_print_s: float | None, acked: int, duration_s: float, left_s: float | None
+) -> None:
+    record = job(
+        "a", JobState.PRINTING, est_print_s=est_print_s, bytes_acked=acked, print_duration_s=duration_s
+    )
+    assert record.view().time_left_s == (pytest.approx(left_s) if left_s is not None else None)
