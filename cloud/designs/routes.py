@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from cloud.designs import service
@@ -24,6 +25,7 @@ from cloud.designs.schemas import (
     DesignDetail,
     DesignSummary,
     PrintIn,
+    PublishIn,
     RenderPending,
     TurnIn,
     TurnResult,
@@ -33,6 +35,8 @@ from cloud.jobs import service as jobs_service
 from cloud.jobs.intake import Unprocessable
 from cloud.jobs.lifecycle import Runtime
 from cloud.jobs.schemas import JobOut
+from cloud.market import listings as market_listings
+from cloud.market.schemas import ListingOut
 from cloud.services import DbSession, Services
 from cloud.users.auth import CurrentUser, Principal, RequireOperator
 
@@ -265,3 +269,61 @@ async def print_it(
     log.info("design %s v%d queued as job %s", design.id, design.version, job.id)
     jobs.wake()
     return jobs_service.job_out(job)
+
+
+@router.post(
+    "/{design_id}/publish",
+    summary="List the current design on the marketplace, with its generated STL as the listing's file",
+    description=(
+        "The listing carries the design's spec as its parametric source and the model as its file, so"
+        " buyers can download it or print it straight away. Terms (price, licence, royalty, tags) are"
+        " checked as `POST /api/market/listings` checks them."
+    ),
+    status_code=status.HTTP_201_CREATED,
+    response_model=ListingOut,
+    responses={**error_responses(400, 401, 403, 404, 422), **_NO_DESIGN},
+)
+async def publish(
+    design_id: DesignId,
+    body: PublishIn,
+    principal: RequireOperator,
+    services: Services,
+    designs: Designs,
+    jobs: Runtime,
+    session: DbSession,
+) -> ListingOut:
+    design = await service.get_design(session, principal.org_id, design_id)
+    stl, name = await _model(designs, design, "stl")
+    assert design.spec is not None  # _model refuses a session without a design
+    try:
+        listing = await market_listings.publish_design(
+            session,
+            services,
+            principal,
+            title=body.title,
+            description=body.description,
+            spec=dict(design.spec),
+            price_cents=body.price_cents,
+            licence=body.licence,
+            royalty_cents=body.royalty_cents,
+            tags=body.tags,
+        )
+    except ValidationError as exc:
+        raise Unprocessable(market_listings.validation_message(exc), code="invalid_listing") from None
+    key = market_listings.listing_file_key(listing.id, name)
+    writer = await jobs.files.storage.writer(key, max_bytes=len(stl))
+    try:
+        await writer.write(stl)
+        stored = await writer.commit()
+    except BaseException:
+        await writer.abort()
+        raise
+    listing.file_key, listing.file_name = stored.key, name
+    listing.file_sha256, listing.file_size_bytes = stored.sha256, stored.size
+    try:
+        await session.commit()
+    except BaseException:
+        await jobs.files.storage.delete(stored.key)
+        raise
+    log.info("design %s v%d published as listing %s", design.id, design.version, listing.id)
+    return (await market_listings.outs(session, [listing], principal.org_id))[0]

@@ -34,6 +34,20 @@ class TurnIn(BaseModel):
     text: str = Text
 
 
+class PublishIn(BaseModel):
+    """``POST /api/designs/{id}/publish``: list the current design on the marketplace (its terms are
+    checked exactly as ``POST /api/market/listings`` checks them)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5_000)
+    price_cents: int = Field(default=0, ge=0, le=100_000_000)
+    licence: str = Field(default="personal", max_length=32)
+    royalty_cents: int = Field(default=0, ge=0, le=100_000_000)
+    tags: list[str] = Field(default_factory=list, max_length=16)
+
+
 class PrintIn(BaseModel):
     """``POST /api/designs/{id}/print``: queue the current design as a farm job."""
 

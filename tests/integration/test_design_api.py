@@ -175,6 +175,7 @@ async def test_another_organisations_design_is_a_404(cloud: CloudHarness) -> Non
         ("GET", f"{url}/model.3mf", None),
         ("GET", f"{url}/preview.png", None),
         ("POST", f"{url}/print", {}),
+        ("POST", f"{url}/publish", {"title": "not mine"}),
     ):
         response = await cloud.client.request(method, path, json=body, headers=other)
         assert response.status_code == 404, (path, response.text)
@@ -182,6 +183,39 @@ async def test_another_organisations_design_is_a_404(cloud: CloudHarness) -> Non
     assert (await cloud.client.get("/api/designs", headers=other)).json() == []
     mine = (await cloud.client.get("/api/designs", headers=cloud.admin_headers)).json()
     assert [d["id"] for d in mine] == [design["id"]]
+
+
+async def test_a_published_design_is_bought_and_downloaded_as_its_stl(cloud: CloudHarness) -> None:
+    seller = cloud.admin_headers
+    design = (
+        await cloud.client.post("/api/designs", json={"text": "a 30 mm box with a lid"}, headers=seller)
+    ).json()
+    terms = {"title": "Little box", "description": "Fits a ring.", "price_cents": 250, "tags": ["box"]}
+    bad = await cloud.client.post(
+        f"/api/designs/{design['id']}/publish", json={**terms, "licence": "stolen"}, headers=seller
+    )
+    assert bad.status_code == 422, bad.text
+    published = await cloud.client.post(f"/api/designs/{design['id']}/publish", json=terms, headers=seller)
+    assert published.status_code == 201, published.text
+    listing = published.json()
+    assert listing["title"] == "Little box" and listing["price_cents"] == 250
+    assert listing["design_spec"]["family"] == "box"
+    assert listing["file"]["name"].endswith(".stl")
+
+    _, buyer = await cloud.add_organisation("Buyer Org")
+    download = f"/api/market/listings/{listing['id']}/download"
+    assert (await cloud.client.get(download, headers=buyer)).status_code == 403
+    bought = await cloud.client.post(
+        f"/api/market/listings/{listing['id']}/purchase",
+        json={"card_token": "tok_visa"},
+        headers={**buyer, "Idempotency-Key": "design-purchase-1"},
+    )
+    assert bought.status_code in (200, 201), bought.text
+    got = await cloud.client.get(download, headers=buyer)
+    assert got.status_code == 200, got.text
+    lo, hi = _stl_bounds(got.content)
+    expected = build(spec_model(listing["design_spec"]))
+    assert np.allclose([lo, hi], np.array(expected.bounds), atol=0.01)
 
 
 async def test_bad_bodies_are_422(cloud: CloudHarness) -> None:
