@@ -8,13 +8,33 @@ import type { Me } from "./api/types";
 import { Nav } from "./components/Nav";
 import { FleetFeed } from "./fleet/feed";
 import { FleetStore, useStore } from "./fleet/store";
+import { NotificationCenter } from "./notify/center";
+import { ListingPage } from "./pages/ListingPage";
+import { MarketPage } from "./pages/MarketPage";
+import { NotificationsPage } from "./pages/NotificationsPage";
+import { StudioPage } from "./pages/StudioPage";
 import { FleetPage } from "./pages/FleetPage";
 import { LoginPage, safeNext } from "./pages/LoginPage";
 import { PrinterPage } from "./pages/PrinterPage";
 import { QueuePage } from "./pages/QueuePage";
 import { Link, match, navigate, useLocation } from "./router";
 
-const TITLES: Record<string, string> = { "/": "Fleet", "/queue": "Farm queue", "/login": "Sign in" };
+const TITLES: Record<string, string> = {
+  "/": "Fleet",
+  "/queue": "Farm queue",
+  "/login": "Sign in",
+  "/studio": "Design studio",
+  "/market": "Marketplace",
+  "/notifications": "Notifications",
+};
+
+function titleOf(path: string): string {
+  if (TITLES[path]) return TITLES[path];
+  if (path.startsWith("/printers/")) return "Printer";
+  if (path.startsWith("/studio/")) return "Design studio";
+  if (path.startsWith("/market/")) return "Marketplace";
+  return "3D Pot";
+}
 
 export function App(): JSX.Element {
   const { path, query } = useLocation();
@@ -22,6 +42,7 @@ export function App(): JSX.Element {
   const [me, setMe] = useState<Me | null>(null);
   const store = useMemo(() => new FleetStore(), []);
   const feed = useMemo(() => new FleetFeed(store, accessToken), [store]);
+  const notices = useMemo(() => new NotificationCenter(accessToken), []);
   useStore(store);
 
   useEffect(() => onSessionChange(() => setToken(accessToken())), []);
@@ -29,13 +50,18 @@ export function App(): JSX.Element {
   useEffect(() => {
     if (!token) {
       feed.stop();
+      notices.stop();
       store.clear();
       setMe(null);
       return;
     }
     feed.start();
+    notices.start();
     fetchMe().then(setMe, () => setMe(null));
-    return () => feed.stop();
+    return () => {
+      feed.stop();
+      notices.stop();
+    };
   }, [token]);
 
   useEffect(() => {
@@ -46,7 +72,7 @@ export function App(): JSX.Element {
   }, [token, path]);
 
   useEffect(() => {
-    document.title = `${TITLES[path] ?? (path.startsWith("/printers/") ? "Printer" : "3D Pot")} · 3D Pot`;
+    document.title = `${titleOf(path)} · 3D Pot`;
   }, [path]);
 
   useEffect(() => {
@@ -57,10 +83,17 @@ export function App(): JSX.Element {
 
   const canOperate = me !== null && me.role !== "viewer";
   const printer = match("/printers/:pid", path);
+  const design = match("/studio/:id", path);
+  const listing = match("/market/:id", path);
   let page: JSX.Element;
   if (path === "/" || path === "/login") page = <FleetPage store={store} query={query} />;
   else if (printer?.["pid"]) page = <PrinterPage pid={printer["pid"]} store={store} canOperate={canOperate} />;
   else if (path === "/queue") page = <QueuePage store={store} canOperate={canOperate} />;
+  else if (path === "/studio" || design?.["id"])
+    page = <StudioPage designId={design?.["id"] ?? null} store={store} canOperate={canOperate} />;
+  else if (path === "/market") page = <MarketPage query={query} />;
+  else if (listing?.["id"]) page = <ListingPage key={listing["id"]} listingId={listing["id"]} store={store} me={me} />;
+  else if (path === "/notifications") page = <NotificationsPage center={notices} />;
   else
     page = (
       <main id="main" class="page">
@@ -73,7 +106,7 @@ export function App(): JSX.Element {
 
   return (
     <>
-      <Nav path={path} me={me} feed={store.status} />
+      <Nav path={path} me={me} feed={store.status} notices={notices} />
       {page}
     </>
   );

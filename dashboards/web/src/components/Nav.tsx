@@ -1,9 +1,11 @@
-// The top bar: where you are, where you can go, who you are. Design studio and marketplace come later.
+// The top bar: where you are, where you can go, what is new (the bell), who you are.
 import type { JSX } from "preact";
 import type { Me } from "../api/types";
 import { signOut } from "../api/session";
 import type { FeedStatus } from "../fleet/store";
+import type { NotificationCenter } from "../notify/center";
 import { Link } from "../router";
+import { NotificationBell } from "./NotificationBell";
 
 const FEED_LABELS: Record<FeedStatus, string> = {
   connecting: "Connecting…",
@@ -16,6 +18,7 @@ interface Props {
   path: string;
   me: Me | null;
   feed: FeedStatus;
+  notices: NotificationCenter;
 }
 
 function NavLink({ href, path, label }: { href: string; path: string; label: string }): JSX.Element {
@@ -29,7 +32,7 @@ function NavLink({ href, path, label }: { href: string; path: string; label: str
   );
 }
 
-export function Nav({ path, me, feed }: Props): JSX.Element {
+export function Nav({ path, me, feed, notices }: Props): JSX.Element {
   return (
     <header class="topbar">
       <a class="skip" href="#main">
@@ -42,22 +45,15 @@ export function Nav({ path, me, feed }: Props): JSX.Element {
         <ul class="nav-list">
           <NavLink href="/" path={path} label="Fleet" />
           <NavLink href="/queue" path={path} label="Farm queue" />
-          <li>
-            <span class="nav-later" aria-disabled="true" title="Coming in a later release">
-              Design studio
-            </span>
-          </li>
-          <li>
-            <span class="nav-later" aria-disabled="true" title="Coming in a later release">
-              Marketplace
-            </span>
-          </li>
+          <NavLink href="/studio" path={path} label="Design studio" />
+          <NavLink href="/market" path={path} label="Marketplace" />
         </ul>
       </nav>
       <div class="topbar-end">
         <span class={`feed feed-${feed}`} role="status" aria-live="polite" data-feed={feed}>
           {FEED_LABELS[feed]}
         </span>
+        <NotificationBell center={notices} path={path} />
         {me && (
           <span class="who" title={me.organisation.name}>
             {me.email ?? "API key"}
