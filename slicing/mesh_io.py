@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -146,15 +147,48 @@ def _transform(text: str | None) -> FloatArray:
     return matrix
 
 
+MAX_3MF_ENTRIES = 1_000
+"""A 3MF holds a handful of parts (model, rels, thumbnails, slicer settings); thousands is an attack."""
+MAX_3MF_MODEL_BYTES = 256 * 1024 * 1024
+"""The model XML is inflated at most this far (a zip bomb stops here, not at the end of memory);
+about 2 million triangles, far beyond what a desktop printer's model holds."""
+_INFLATE_CHUNK = 1024 * 1024
+
+
+def _read_model_part(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> bytes:
+    """The bytes of ``member``, inflated chunk by chunk and refused past `MAX_3MF_MODEL_BYTES` (the
+    declared size is checked first, but it can lie: the count of bytes actually inflated decides)."""
+    too_large = MeshError(
+        f"{name}: the 3MF model part {member.filename!r} inflates to more than "
+        f"{MAX_3MF_MODEL_BYTES // (1024 * 1024)} MiB"
+    )
+    if member.file_size > MAX_3MF_MODEL_BYTES:
+        raise too_large
+    out = bytearray()
+    with archive.open(member) as stream:
+        while chunk := stream.read(_INFLATE_CHUNK):
+            out += chunk
+            if len(out) > MAX_3MF_MODEL_BYTES:
+                raise too_large
+    return bytes(out)
+
+
 def read_3mf(data: bytes, name: str = "model.3mf") -> Mesh:
-    """3MF: every build item's object (and its components), with transforms applied, merged into one mesh."""
+    """3MF: every build item's object (and its components), with transforms applied, merged into one mesh.
+
+    Nothing is extracted to disk (entry names, ``../`` included, are only compared); the archive may
+    hold at most `MAX_3MF_ENTRIES` entries and its model part inflates to at most `MAX_3MF_MODEL_BYTES`.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            model_name = next((n for n in archive.namelist() if n.lower().endswith(".model")), None)
-            if model_name is None:
+            members = archive.infolist()
+            if len(members) > MAX_3MF_ENTRIES:
+                raise MeshError(f"{name}: 3MF with {len(members)} entries (at most {MAX_3MF_ENTRIES})")
+            model = next((m for m in members if m.filename.lower().endswith(".model")), None)
+            if model is None:
                 raise MeshError(f"{name}: 3MF without a .model part")
-            root = ElementTree.fromstring(archive.read(model_name))
-    except (zipfile.BadZipFile, EOFError):
+            root = ElementTree.fromstring(_read_model_part(archive, model, name))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error):
         raise TruncatedFile(f"{name}: not a readable 3MF (zip) archive") from None
     except ElementTree.ParseError as exc:
         raise MeshError(f"{name}: unreadable 3MF model XML: {exc}") from None

@@ -69,6 +69,10 @@ def command(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request's full URL at INFO: a job offer's signed download URL carries its
+    # signature in the query, a credential until it expires (tests/security/test_secrets_in_logs.py).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     printer: dict[str, object] = {}
     if build_volume is not None:
         try:
