@@ -193,11 +193,8 @@ async def test_one_idempotency_key_charges_once(cloud_factory: CloudFactory) -> 
     )  # the seller hears once
 
 
-async def test_concurrent_retries_with_one_key_charge_once(
-    cloud_factory: CloudFactory, request: pytest.FixtureRequest
-) -> None:
-    if "sqlite" in request.node.callspec.id:
-        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises the whole database)")
+@pytest.mark.parametrize("cloud_database_url", ["postgresql"], indirect=True)  # SQLite serialises writers
+async def test_concurrent_retries_with_one_key_charge_once(cloud_factory: CloudFactory) -> None:
     cloud = await make_cloud(cloud_factory)
     item = await listing(cloud, cloud.admin_headers, upload=False)
     _, buyer = await cloud.add_organisation("Buyer")
@@ -464,14 +461,10 @@ def cube_stl(size_mm: float = 10.0) -> bytes:
     return bytes(out)
 
 
-async def test_printing_a_mesh_listing_slices_it_for_the_buyers_printer(
-    cloud_factory: CloudFactory, request: pytest.FixtureRequest
-) -> None:
-    if "sqlite" in request.node.callspec.id:
-        pytest.skip("slicing is the same on both databases; once is enough")
+@pytest.mark.parametrize("cloud_database_url", ["postgresql"], indirect=True)  # slicing: once is enough
+async def test_printing_a_mesh_listing_slices_it_for_the_buyers_printer(cloud_factory: CloudFactory) -> None:
     cloud = await make_cloud(cloud_factory)
-    if jobs_runtime(cloud).slicer is None:
-        pytest.skip("no slicer in this checkout")
+    assert jobs_runtime(cloud).slicer is not None, "the cloud has no slicer"
     created = await cloud.client.post(
         "/api/market/listings", json={"title": "Cube", "price_cents": 0}, headers=cloud.admin_headers
     )
