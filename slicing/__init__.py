@@ -5,7 +5,7 @@
     result = slice_file(Path("part.stl"), Path("part.gcode"), profile)
 
 Modules, in pipeline order: `mesh_io` (STL/OBJ/3MF) → `repair` (merge, winding, holes, placement) →
-`sections` (all layers at once) → `perimeters` → `skin` → `infill` → `toolpath` (print order) →
+`sections` (all layers at once) → `perimeters` (+ `gapfill`) → `skin` → `infill` → `toolpath` (print order) →
 `planner` (travel, retraction, speeds) → `estimate` (time) → `gcode_writer` (+ `thumbnail`); `pipeline`
 runs them over layer ranges in a process pool. `gcode_reader` reads G-code back for checks. Every error
 for bad input is a `SliceError` (see `slicing.errors`).

@@ -33,16 +33,16 @@ def layer_text(index: int, z_mm: float, moves: Moves, fan_command: str | None) -
     change = np.flatnonzero((kind[1:] != kind[:-1]) | (feed[1:] != feed[:-1]) | (feature[1:] != feature[:-1]))
     bounds = np.r_[0, change + 1, n].tolist()
     xyz, e = moves.xyz, moves.e
-    last_type = -1
+    last_type = ""
     for lo, hi in itertools.pairwise(bounds):
         k = int(kind[lo])
         f_mm_min = feed[lo] * 60.0
         count = hi - lo
         if k == EXTRUDE:
-            ft = int(feature[lo])
-            if ft != last_type:
-                out.append(f";TYPE:{TYPE_NAMES[Feature(ft)]}")
-                last_type = ft
+            name = TYPE_NAMES[Feature(int(feature[lo]))]
+            if name != last_type:
+                out.append(f";TYPE:{name}")
+                last_type = name
             values = np.column_stack([xyz[lo:hi, :2], e[lo:hi]]).ravel().tolist()
             text = ("G1 X%.3f Y%.3f E%.5f\n" * count) % tuple(values)
             out.append(text[: text.index("\n")] + f" F{f_mm_min:.0f}" + text[text.index("\n") : -1])

@@ -1,26 +1,37 @@
-"""Perimeters: closed loops inset from a layer's outline, one island at a time.
+"""Perimeters: closed loops inset from a layer's outline, one island at a time, and the gaps they leave.
 
 Loop ``k`` of an island is the outline shrunk by ``(k + 1/2) x width`` (offset from the outline each time,
-so errors do not accumulate); the area left inside the innermost loop, shrunk by one more half width, is
-where skin and infill go.
+so errors do not accumulate), opened by `LOOP_OPEN` x width: a loop that would enclose a strip narrower
+than twice that is dropped there, so a wall narrower than about two line widths prints as one gap-fill
+line of its own width instead of two overlapping loops (or nothing). What the loops cannot cover — the
+band ``k`` widths in where loop ``k`` has no room, and the parts of the inner region narrower than one
+line — are the island's *gaps*, filled with variable-width lines (`slicing.gapfill`). The inner region,
+opened the same way, is where skin and infill go.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slicing import polygons
 from slicing.polygons import Region
+
+LOOP_OPEN = 0.4
+"""Opening radius of a loop's polygon, x line width: walls under (1 + 2 x 0.4) widths get one line."""
+INNER_OPEN = 0.5
+"""Opening radius of the inner region, x line width: strips of it narrower than a line are gap fill."""
 
 
 @dataclass(frozen=True, slots=True)
 class IslandWalls:
     """One island of a layer: ``loops[k]`` are the closed paths of perimeter ``k`` (0 = outer),
-    ``inner`` the region inside the innermost perimeter's inner edge, ``outline`` the island itself."""
+    ``inner`` the region inside the innermost perimeter's inner edge, ``outline`` the island itself,
+    ``gaps`` the areas no loop or infill covers (for gap fill)."""
 
     outline: Region
     loops: list[Region]
     inner: Region
+    gaps: Region = field(default_factory=list)
 
 
 def layer_region(loops: list[polygons.IntPath]) -> Region:
@@ -28,25 +39,56 @@ def layer_region(loops: list[polygons.IntPath]) -> Region:
     return polygons.union(loops)
 
 
-def walls(section: Region, count: int, width_mm: float) -> list[IslandWalls]:
-    """Perimeters of every island of ``section``.
+def _inner(region: Region, count: int, width_mm: float) -> Region:
+    r = INNER_OPEN * width_mm
+    return polygons.offset(polygons.offset(region, -(count * width_mm + r)), r)
+
+
+def walls(
+    section: Region, count: int, width_mm: float, *, gaps: bool = True, inner: Region | None = None
+) -> list[IslandWalls]:
+    """Perimeters of every island of ``section`` (and, with ``gaps``, what they leave uncovered).
 
     A loop that vanishes (a feature narrower than its inset) ends that island's perimeters; the island
-    then has no inner region, so nothing is printed inside a wall that has no room for it.
+    then has no inner region, and what is left inside the last loop is gap. ``inner``: the section's
+    `inner_region` when the caller has it already (it is split by island instead of computed again).
     """
     out: list[IslandWalls] = []
-    for island in polygons.islands(section):
+    w = width_mm
+    r = LOOP_OPEN * w
+    found = polygons.islands(section)
+    inner_of = polygons.assign(inner, found) if inner is not None else None
+    for index, island in enumerate(found):
         loops: list[Region] = []
+        uncovered: Region = []
+        band = island  # the area k widths in, loop k's to fill
         for k in range(count):
-            ring = polygons.offset(island, -(k + 0.5) * width_mm)
-            if not ring:
+            core = polygons.offset(island, -((k + 0.5) * w + r))
+            if not core:
                 break
-            loops.append(ring)
-        inner = polygons.offset(island, -count * width_mm) if len(loops) == count else []
-        out.append(IslandWalls(island, loops, inner))
+            loops.append(polygons.offset(core, r))
+            if gaps:
+                uncovered += _left_over(band, polygons.offset(core, r + 0.5 * w), w)
+                band = polygons.offset(core, r - 0.5 * w)
+        island_inner: Region = []
+        if len(loops) == count:
+            island_inner = inner_of[index] if inner_of is not None else _inner(island, count, w)
+            if gaps and band:
+                uncovered += _left_over(band, island_inner, w)
+        elif gaps:
+            uncovered += band
+        out.append(IslandWalls(island, loops, island_inner, uncovered))
     return out
+
+
+def _left_over(band: Region, covered: Region, width_mm: float) -> Region:
+    """``band - covered`` (``covered`` lies inside ``band``), skipping the clipper call when the areas
+    say nothing worth a gap-fill line is left (the usual case: a convex or gently curved island)."""
+    if polygons.area_mm2(band) - polygons.area_mm2(covered) < 0.25 * width_mm * width_mm:
+        return []
+    return polygons.difference(band, covered)
 
 
 def inner_region(section: Region, count: int, width_mm: float) -> Region:
     """The union of every island's inner region, without building the loops (for skin neighbours)."""
-    return polygons.offset(section, -count * width_mm)
+    return _inner(section, count, width_mm)

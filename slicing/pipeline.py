@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from slicing import (
+    gapfill,
     gcode_reader,
     gcode_writer,
     infill,
@@ -45,9 +46,13 @@ Progress = Callable[[int, int], None]
 """``progress(layers_done, layers_total)``."""
 
 SIMPLIFY_MM = 0.01
-INLINE_BELOW_POINTS = 40_000
+INLINE_BELOW_POINTS = 2_000
 """Section points below which the layers are done in this process (a pool costs more than it saves)."""
 THUMBNAILS = ((16, 16), (220, 124))
+GAP_MIN_WIDTH = 0.2
+"""Gaps narrower than this x line width get no gap fill."""
+GAP_MAX_WIDTH = 1.0 + 2 * perimeters.LOOP_OPEN + 0.05
+"""Widest gap-fill line, x line width: a wall just too thin for two loops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +175,25 @@ def _run_job(job: _Job) -> list[LayerResult]:
         region = regions[index - job.lo]
         z = float(job.print_z[index])
         height = float(job.heights[index])
-        walls = perimeters.walls(region, pr.perimeters, w)
-        solid, sparse = skin.split(index, inner_of, pr.top_layers, pr.bottom_layers, w)
+        walls = perimeters.walls(region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner_of(index) or [])
+        solid, sparse = skin.split(
+            index,
+            inner_of,
+            pr.top_layers,
+            pr.bottom_layers,
+            pr.perimeters * w,
+            pr.solid_infill_below_area_mm2,
+        )
         fills: list[IslandFill] = []
-        for island in walls:
+        outlines = [island.outline for island in walls]
+        solid_of = polygons.assign(solid, outlines)
+        sparse_of = polygons.assign(sparse, outlines)
+        for k, island in enumerate(walls):
+            gaps = gapfill.gap_lines(island.gaps, w, GAP_MIN_WIDTH, GAP_MAX_WIDTH * w) if island.gaps else []
             if not island.inner:
-                fills.append(IslandFill([], []))
+                fills.append(IslandFill([], [], gaps))
                 continue
-            s_isl = solid if len(walls) == 1 else polygons.intersection(solid, island.inner)
-            f_isl = sparse if len(walls) == 1 else polygons.intersection(sparse, island.inner)
+            s_isl, f_isl = solid_of[k], sparse_of[k]
             skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
             fill_lines = (
                 infill.sparse(
@@ -187,7 +202,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
                 if f_isl
                 else []
             )
-            fills.append(IslandFill(skin_lines, fill_lines))
+            fills.append(IslandFill(skin_lines, fill_lines, gaps))
         skirt = _skirt(region, profile) if index == 0 else []
         if here is None:
             first = walls[0].outline[0][0] / polygons.SCALE if walls else np.zeros(2)

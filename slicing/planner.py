@@ -81,6 +81,7 @@ def _feature_speed(profile: Profile, first_layer: bool) -> FloatArray:
     speeds[Feature.WALL_OUTER] = p.external_perimeter_speed_mm_s
     speeds[Feature.SKIN] = p.solid_infill_speed_mm_s
     speeds[Feature.FILL] = p.infill_speed_mm_s
+    speeds[Feature.GAP_FILL] = p.gap_fill_speed_mm_s
     if first_layer:
         speeds = np.minimum(speeds, p.first_layer_speed_mm_s)
     return speeds
@@ -119,9 +120,9 @@ def plan_layer(
     ends = pts[first + sizes - 1]
     prev_end = np.vstack([start[:2], ends[:-1]])
     lengths = np.hypot(*(starts - prev_end).T)
-    retract = crossings(np.stack([prev_end, starts], axis=1), wall_edges) & (
-        lengths >= p.retract_min_travel_mm
-    )
+    retract = lengths >= p.retract_min_travel_mm  # shorter travels never retract: not tested
+    if retract.any():
+        retract[retract] = crossings(np.stack([prev_end[retract], starts[retract]], axis=1), wall_edges)
     retract[0] = True  # the layer change travel: retracted already, primes after it
     has_travel = lengths > 0
     # Rows per piece: [retract] [travel] [prime] then one extrusion per point after the first.
@@ -163,6 +164,12 @@ def plan_layer(
     seg_len = np.hypot(seg[:, 0], seg[:, 1])
     xyz[rows, :2] = pts[not_first]
     e[rows] = seg_len * e_per_mm
+    if any(pc.widths is not None for pc in pieces):
+        # Variable-width pieces (gap fill): each segment at the mean of its two ends' widths.
+        scale = np.concatenate(
+            [pc.widths / width if pc.widths is not None else np.ones(len(pc.points)) for pc in pieces]
+        )
+        e[rows] *= ((scale + np.roll(scale, 1)) / 2)[not_first]
     feats = np.array([int(pc.feature) for pc in pieces], dtype=np.int8)
     feed[rows] = speeds[feats[piece_of[not_first]]]
     kind[rows] = EXTRUDE

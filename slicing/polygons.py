@@ -113,13 +113,46 @@ def islands(region: Region) -> list[Region]:
     return out
 
 
+def assign(region: Region, outlines: list[Region]) -> list[Region]:
+    """Split ``region`` (lying inside the islands ``outlines``) by island: each of its parts goes to the
+    island whose outline holds its first vertex (the innermost one, for an island standing in another's
+    hole). One clipper call, not one intersection per island."""
+    out: list[Region] = [[] for _ in outlines]
+    if not region or not outlines:
+        return out
+    if len(outlines) == 1:
+        return [list(region)]
+    boxes = np.array([[*o[0].min(axis=0), *o[0].max(axis=0)] for o in outlines])
+    areas = [abs(area_mm2(o[:1])) for o in outlines]
+    for part in islands(region):
+        x, y = (int(v) for v in part[0][0])
+        near = np.flatnonzero(
+            (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+        )
+        holders = [
+            int(i)
+            for i in near.tolist()
+            if pyclipper.PointInPolygon((x, y), outlines[i][0]) != 0
+            and not any(pyclipper.PointInPolygon((x, y), hole) == 1 for hole in outlines[i][1:])
+        ]
+        if holders:
+            out[min(holders, key=lambda i: areas[i])].extend(part)
+    return out
+
+
 def area_mm2(region: Region) -> float:
     """Signed area (holes negative) in mm²."""
-    total = 0.0
+    return float(sum(path_areas_mm2(region)))
+
+
+def path_areas_mm2(region: Region) -> list[float]:
+    """Signed area of each path in mm² (shoelace formula)."""
+    out = []
     for p in region:
         x, y = p[:, 0].astype(np.float64), p[:, 1].astype(np.float64)
-        total += 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-    return total / (SCALE * SCALE)
+        twice = x[:-1] @ y[1:] - x[1:] @ y[:-1] + x[-1] * y[0] - x[0] * y[-1]
+        out.append(0.5 * float(twice) / (SCALE * SCALE))
+    return out
 
 
 def simplify(points_mm: npt.NDArray[np.float64], tolerance_mm: float) -> npt.NDArray[np.float64]:

@@ -52,6 +52,10 @@ M84
 """
 
 
+SOLID_BELOW_AREA_DEFAULT = 70.0
+"""mm²; PrusaSlicer's default for ``solid_infill_below_area`` (Cura has no such setting)."""
+
+
 class Flavour(StrEnum):
     MARLIN = "marlin"
     KLIPPER = "klipper"
@@ -96,6 +100,13 @@ class PrintProfile(_Model):
     infill_density_pct: float = Field(default=20.0, ge=0.0, le=100.0)
     infill_pattern: InfillPattern = InfillPattern.GRID
     infill_overlap_pct: float = Field(default=10.0, ge=0, le=50, description="Of the line width.")
+    solid_infill_below_area_mm2: float = Field(
+        default=SOLID_BELOW_AREA_DEFAULT,
+        ge=0,
+        le=10_000,
+        description="Sparse infill areas smaller than this are printed solid (PrusaSlicer's key).",
+    )
+    gap_fill: bool = Field(default=True, description="Variable-width lines in gaps too narrow for a loop.")
     skirt_loops: int = Field(default=1, ge=0, le=20)
     skirt_distance_mm: float = Field(default=3.0, ge=0, le=50)
     brim_width_mm: float = Field(default=0.0, ge=0, le=50)
@@ -103,6 +114,7 @@ class PrintProfile(_Model):
     external_perimeter_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
     infill_speed_mm_s: float = Field(default=80.0, gt=0, le=1000)
     solid_infill_speed_mm_s: float = Field(default=60.0, gt=0, le=1000)
+    gap_fill_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
     first_layer_speed_mm_s: float = Field(default=20.0, gt=0, le=1000)
     skirt_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
     travel_speed_mm_s: float = Field(default=150.0, gt=0, le=1000)
@@ -188,7 +200,13 @@ _INI_KEYS: dict[str, tuple[str, str, str]] = {
     "brim_width": ("print", "brim_width_mm", "float"),
     "extrusion_width": ("print", "line_width_mm", "width"),
     "perimeter_speed": ("print", "perimeter_speed_mm_s", "float"),
+    "external_perimeter_speed": ("print", "external_perimeter_speed_mm_s", "speed"),
     "infill_speed": ("print", "infill_speed_mm_s", "float"),
+    "solid_infill_speed": ("print", "solid_infill_speed_mm_s", "speed"),
+    "gap_fill_speed": ("print", "gap_fill_speed_mm_s", "float"),
+    "first_layer_speed": ("print", "first_layer_speed_mm_s", "float"),
+    "solid_infill_below_area": ("print", "solid_infill_below_area_mm2", "float"),
+    "gap_fill_enabled": ("print", "gap_fill", "bool"),
     "travel_speed": ("print", "travel_speed_mm_s", "float"),
     "retract_length": ("print", "retract_mm", "float"),
     "retract_speed": ("print", "retract_speed_mm_s", "float"),
@@ -226,6 +244,10 @@ def _ini_value(key: str, kind: str, raw: str, layer_height: float) -> Any:
         return float(first.rstrip("%")) if first.endswith("%") else 100.0 * float(first)
     if kind == "float_or_pct_of_layer":
         return layer_height * float(first[:-1]) / 100 if first.endswith("%") else float(first)
+    if kind == "speed":  # a percentage of another speed: keep ours
+        return None if first.endswith("%") else float(first)
+    if kind == "bool":
+        return first.lower() in ("1", "true")
     if kind == "width":
         return None if first.endswith("%") or float(first) == 0 else float(first)
     if kind == "pattern":

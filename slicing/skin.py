@@ -2,7 +2,10 @@
 
 The standard construction: ``top_i = inner_i - (inner_{i+1} ∩ ... ∩ inner_{i+N})``, the same downward
 for bottoms, with layers past either end of the part counting as empty (so the first ``bottom`` and last
-``top`` layers are solid throughout). What is left of ``inner_i`` is sparse infill.
+``top`` layers are solid throughout). Skin narrower than the walls are thick is then dropped (CuraEngine's
+"top/bottom skin removal width"): on a slope of 45° or steeper it is a thin ring that the perimeters of
+the layers above already cover. Sparse infill areas smaller than PrusaSlicer's ``solid_infill_below_area``
+become solid. What is left of ``inner_i`` is sparse infill.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ def split(
     top_layers: int,
     bottom_layers: int,
     min_width_mm: float,
+    solid_below_area_mm2: float = 0.0,
 ) -> tuple[Region, Region]:
     """(solid, sparse) regions of ``layer``; ``inner_of(j)`` gives layer j's inner region (None/[] = empty).
 
-    Solid areas narrower than ``min_width_mm`` are dropped (a morphological opening): slivers from
-    gently sloped walls that no line could fill.
+    Solid areas narrower than ``min_width_mm`` are dropped (a morphological opening): the rings of skin
+    under steep slopes, whose area the walls above cover. Sparse areas (each island of it) smaller than
+    ``solid_below_area_mm2`` become solid, as PrusaSlicer's ``solid_infill_below_area`` does: a pin or
+    a narrow rib gets solid plastic rather than a few stray infill lines.
     """
     inner = inner_of(layer)
     if not inner:
@@ -53,4 +59,12 @@ def split(
         solid = polygons.offset(polygons.offset(solid, -min_width_mm / 2), min_width_mm / 2)
         solid = polygons.intersection(solid, inner)
     sparse = polygons.difference(inner, solid) if solid else list(inner)
+    if solid_below_area_mm2 > 0 and sparse:
+        small: Region = []
+        large: Region = []
+        for part in polygons.islands(sparse):
+            (small if polygons.area_mm2(part) < solid_below_area_mm2 else large).extend(part)
+        if small:
+            solid = polygons.union(solid, small) if solid else small
+            sparse = large
     return solid, sparse

@@ -1,5 +1,6 @@
 """Our slicer against CuraEngine and PrusaSlicer on the same STL with the issue's settings: the same layer
-count, total extrusion within ±5 % of their mean, the extruding bounding box within 0.3 mm of the mesh's.
+count, total extrusion within ±5 % of their mean, the extruding bounding box within 0.3 mm of the mesh's,
+the time estimate within 10 % of PrusaSlicer's.
 
 Needs the Debian packages ``cura-engine`` and ``prusa-slicer``; without them every test here is skipped
 with that reason (the project's CI script does not install them).
@@ -24,8 +25,11 @@ pytestmark = [
 
 MODELS = slicer_refs.models_dir()
 KNOWN_GAPS = {
-    "thin_walls": "no gap fill between perimeters yet: fins 1.0-1.2 mm thick get less plastic than Cura/Prusa",
-    "islands": "PrusaSlicer makes infill areas under 70 mm² solid, Cura does not; the references differ by 21 %",
+    # Both print small infill areas solid (PrusaSlicer's solid_infill_below_area = 70 mm², our default);
+    # CuraEngine has no such setting and leaves them sparse, so the references differ by 21 % (islands)
+    # and 24 % (overhangs) and their mean is half-solid. We are within 2 % of PrusaSlicer on both.
+    "islands": "49 pins of 1.5 mm² infill each: solid like PrusaSlicer (-2 %), sparse in Cura (+21 % apart)",
+    "overhangs": "stem, posts and bridge under 70 mm²: solid like PrusaSlicer (-1 %), sparse in Cura",
 }
 MESHES = ["cube20", "overhangs", "sphere_hp", "pot", "thin_walls", "islands"]
 
@@ -86,3 +90,12 @@ def test_extruding_bounding_box_within_0_3_mm_of_the_mesh(runs: dict[str, object
     ours, mesh = runs["ours"], runs["mesh"]
     assert isinstance(ours, slicer_refs.Figures) and isinstance(mesh, mesh_io.Mesh)
     assert float(np.abs(ours.part_bounds - mesh.bounds).max()) <= 0.3
+
+
+@pytest.mark.timeout(300)
+def test_time_estimate_within_10_percent_of_prusaslicer(runs: dict[str, object]) -> None:
+    ours, prusa = runs["ours"], runs["prusa"]
+    assert isinstance(ours, slicer_refs.Figures) and isinstance(prusa, slicer_refs.Figures)
+    assert ours.time_estimate_s and prusa.time_estimate_s
+    off = (ours.time_estimate_s - prusa.time_estimate_s) / prusa.time_estimate_s
+    assert abs(off) <= 0.10, f"ours {ours.time_estimate_s:.0f} s vs PrusaSlicer {prusa.time_estimate_s:.0f} s"

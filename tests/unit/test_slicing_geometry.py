@@ -10,7 +10,7 @@ import numpy as np
 import pyclipper
 import pytest
 
-from slicing import gcode_reader, load_profile, mesh_io, polygons, repair, sections
+from slicing import gapfill, gcode_reader, load_profile, mesh_io, perimeters, polygons, repair, sections
 from slicing.mesh_io import Mesh
 from slicing.pipeline import SliceResult, slice_mesh
 
@@ -82,10 +82,21 @@ def two_towers() -> Mesh:
     )
 
 
+def fins() -> Mesh:
+    """Walls 0.3 to 1.2 mm thick on a 1 mm plate: thin walls and gaps between perimeters."""
+    parts = [box((0, 0, 0), (12, 14, 1))]
+    x = 1.0
+    for t in (0.3, 0.6, 1.0, 1.2):
+        parts.append(box((x, 1, 0), (x + t, 13, 4)))
+        x += t + 2.0
+    return mesh_io.merge(parts)
+
+
 SHAPES = {
     "cube": lambda: box((-10, -10, 0), (10, 10, 20)),
     "tube": lambda: tube(12.0, 9.0, 6.0),
     "towers": two_towers,
+    "fins": fins,
 }
 
 
@@ -269,3 +280,74 @@ def test_written_file_is_whole_or_absent(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith(";FLAVOR:Marlin") and text.rstrip().endswith("M84")
     assert list(out.parent.iterdir()) == [out]
+
+
+@pytest.mark.parametrize("thickness", [0.3, 0.6, 1.0, 1.2, 2.0])
+def test_thin_walls_get_the_plastic_their_volume_needs(thickness: float) -> None:
+    """A wall narrower than two lines prints as one line of its width (0.3 mm used to get nothing, 0.6 mm
+    two overlapping loops); wider ones get gap fill between their perimeters (1.0 and 1.2 mm used to
+    keep a 0.2-0.4 mm hollow)."""
+    _, _, moves = _slice(box((0, 0, 0), (thickness, 20, 3)))
+    layer = moves.extruding & (moves.layer == 7) & ~moves.is_type("SKIRT")
+    needed = thickness * 20 * 0.2 / (np.pi * 1.75**2 / 4)
+    assert moves.de[layer].sum() == pytest.approx(needed, rel=0.05)
+
+
+def test_gap_fill_lines_lie_inside_the_gap_and_are_no_wider_than_it() -> None:
+    outline = [
+        np.array([[0, 0], [1.2, 0], [1.2, 10], [8, 10], [8, 11], [0, 11]]),  # an L of 1.2 and 1.0 mm legs
+        np.array([[12, 0], [20, 0], [20, 8], [12, 8]]),  # a ring 1.1 mm thick (with the hole below)
+        np.array([[13.1, 1.1], [13.1, 6.9], [18.9, 6.9], [18.9, 1.1]]),
+    ]
+    section = polygons.union([polygons.to_int(p.astype(np.float64)) for p in outline])
+    checked = 0
+    for island in perimeters.walls(section, 2, WIDTH):
+        assert island.gaps, "the 1.0-1.2 mm walls leave a gap between their perimeters"
+        lines = gapfill.gap_lines(island.gaps, WIDTH, 0.2, 1.85 * WIDTH)
+        assert lines
+        grown = polygons.offset(island.gaps, 0.05)  # chords round a corner cut it by < 0.05 mm
+        for line in lines:
+            assert _inside(section, line.points).all()
+            assert _inside(grown, line.points).all()
+            # Each segment's two edges (its centre ± half its width, across it) stay in the gap.
+            seg = np.diff(line.points, axis=0)
+            length = np.hypot(seg[:, 0], seg[:, 1])
+            normal = np.column_stack([-seg[:, 1], seg[:, 0]]) / np.maximum(length, 1e-9)[:, None]
+            mid = (line.points[1:] + line.points[:-1]) / 2
+            half = ((line.widths[1:] + line.widths[:-1]) / 4)[:, None]
+            long_enough = length > 0.05
+            for side in (mid + normal * half, mid - normal * half):
+                assert _inside(grown, side[long_enough]).all(), "a gap-fill line wider than its gap"
+            assert (line.widths >= 0.2 * WIDTH).all() and (line.widths <= 1.85 * WIDTH).all()
+            checked += len(line.points)
+    assert checked > 20
+    total = sum(
+        line.length_mm
+        for island in perimeters.walls(section, 2, WIDTH)
+        for line in gapfill.gap_lines(island.gaps, WIDTH, 0.2, 1.85 * WIDTH)
+    )
+    assert total > 30  # both legs of the L and most of the ring's 28 mm
+
+
+def test_small_infill_areas_print_solid_below_the_threshold() -> None:
+    pin = box((0, 0, 0), (4, 4, 4))  # 2.4 x 2.4 mm inside two perimeters
+    _, _, solid = _slice(pin)  # default 70 mm², PrusaSlicer's
+    _, _, sparse = _slice(pin, solid_infill_below_area_mm2=0)
+    middle = (solid.layer >= 5) & (solid.layer <= 14)
+    assert (solid.extruding & middle & solid.is_type("FILL")).sum() == 0
+    assert (solid.extruding & middle & solid.is_type("SKIN")).sum() > 0
+    middle = (sparse.layer >= 5) & (sparse.layer <= 14)
+    assert (sparse.extruding & middle & sparse.is_type("SKIN")).sum() == 0
+
+
+def test_no_skin_ring_under_a_45_degree_slope() -> None:
+    """The layers above cover a 45° slope with their perimeters: only sparse infill under it."""
+    # A square frustum: 30 mm base, 20 mm top, 5 mm tall (45° sides).
+    v = np.array(
+        [[0, 0, 0], [30, 0, 0], [30, 30, 0], [0, 30, 0], [5, 5, 5], [25, 5, 5], [25, 25, 5], [5, 25, 5]],
+        dtype=np.float64,
+    )
+    frustum = Mesh(v, box((0, 0, 0), (1, 1, 1)).faces)
+    _, _, moves = _slice(frustum)
+    skin = moves.extruding & moves.is_type("SKIN")
+    assert set(np.unique(moves.layer[skin]).tolist()) == {0, 1, 2, 22, 23, 24}

@@ -176,12 +176,16 @@ def test_travel_crossing_a_wall(
 def test_profiles_from_toml_json_and_prusa_ini() -> None:
     tree = profiles.read_prusa_ini(
         "layer_height = 0.3\nfill_density = 15%\nfill_pattern = gyroid\nbed_shape = 0x0,250x0,250x210,0x210\nnozzle_diameter = 0.6,0.6\n"
+        "solid_infill_below_area = 12\ngap_fill_speed = 25\ngap_fill_enabled = 0\nsolid_infill_speed = 80%\n"
     )
     p = profiles.build_profile(tree)
     assert p.print.layer_height_mm == 0.3 and p.print.infill_density_pct == 15.0
     assert p.print.infill_pattern is profiles.InfillPattern.GYROID
     assert (p.printer.bed_x_mm, p.printer.bed_y_mm, p.printer.nozzle_mm) == (250, 210, 0.6)
     assert p.line_width_mm == 0.6
+    assert p.print.solid_infill_below_area_mm2 == 12 and p.print.gap_fill_speed_mm_s == 25
+    assert p.print.gap_fill is False
+    assert p.print.solid_infill_speed_mm_s == profiles.PrintProfile().solid_infill_speed_mm_s  # % kept ours
 
 
 @pytest.mark.parametrize(
@@ -197,3 +201,19 @@ def test_bad_profiles_are_one_line_errors(tree: dict[str, dict[str, object]], me
     with pytest.raises(errors.ProfileError, match=message) as info:
         profiles.build_profile(tree)
     assert "\n" not in str(info.value)
+
+
+def test_assign_splits_a_region_by_island_even_for_an_island_in_a_hole() -> None:
+    def square(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        return polygons.to_int(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64))
+
+    ring = [square(0, 0, 30, 30), square(5, 5, 25, 25)[::-1]]  # outer CCW, hole CW
+    pin = [square(12, 12, 18, 18)]
+    section = polygons.union(ring + pin)
+    found = polygons.islands(section)
+    inside = polygons.offset(section, -1.0)
+    parts = polygons.assign(inside, found)
+    for island, part in zip(found, parts, strict=True):
+        assert part, "every island gets its part"
+        assert polygons.area_mm2(polygons.difference(part, island)) == pytest.approx(0.0, abs=1e-6)
+    assert sum(polygons.area_mm2(p) for p in parts) == pytest.approx(polygons.area_mm2(inside), rel=1e-6)
