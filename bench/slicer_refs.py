@@ -157,8 +157,13 @@ def _timed(slicer: str, argv: list[str], out: Path, timeout_s: float = 900.0) ->
     return Run(slicer, wall, peak / 2**20, out, proc.returncode, stderr)
 
 
+OURS_PROFILE = Path(__file__).with_name("slicer_ours.toml")
+
+
 def run_ours(stl: Path, out: Path) -> Run:
-    return _timed("ours", [sys.executable, "-m", "slicing", str(stl), "-o", str(out), "--json"], out)
+    argv = [sys.executable, "-m", "slicing", str(stl), "-o", str(out), "--json"]
+    argv += ["--profile", str(OURS_PROFILE)]
+    return _timed("ours", argv, out)
 
 
 def run_cura(stl: Path, out: Path) -> Run:

@@ -25,11 +25,9 @@ pytestmark = [
 
 MODELS = slicer_refs.models_dir()
 KNOWN_GAPS = {
-    # Both print small infill areas solid (PrusaSlicer's solid_infill_below_area = 70 mm², our default);
-    # CuraEngine has no such setting and leaves them sparse, so the references differ by 21 % (islands)
-    # and 24 % (overhangs) and their mean is half-solid. We are within 2 % of PrusaSlicer on both.
-    "islands": "49 pins of 1.5 mm² infill each: solid like PrusaSlicer (-2 %), sparse in Cura (+21 % apart)",
-    "overhangs": "stem, posts and bridge under 70 mm²: solid like PrusaSlicer (-1 %), sparse in Cura",
+    # All three keep every sparse area at 20 % (bench/slicer_ours.toml, solid_infill_below_area = 0 for
+    # PrusaSlicer); on the 49 pins PrusaSlicer lays 10 % less than CuraEngine and we do.
+    "islands": "49 pins of 1.5 mm² infill each: within 1.3 % of CuraEngine, PrusaSlicer 10 % below both",
 }
 MESHES = ["cube20", "overhangs", "sphere_hp", "pot", "thin_walls", "islands"]
 
