@@ -13,12 +13,15 @@
 
 Every error response has the same JSON body, ``ErrorBody``: a stable machine ``code`` and a
 ``message`` a person can act on. Validation errors are 422 with one readable line per problem;
-Starlette's own HTTP errors (unknown route, wrong method) get the same shape. Anything else is a
-bug and propagates (a 500 in the log, not a swallowed exception).
+Starlette's own HTTP errors (unknown route, wrong method) get the same shape. The database being
+away (down, restarting, refusing connections: ``cloud.db.availability``) is an expected failure: 503
+``database_unavailable`` with ``Retry-After`` and one warning line. Anything else is a bug and
+propagates (a 500 in the log, not a swallowed exception).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Final
@@ -27,7 +30,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cloud.db.availability import database_unavailable
+
+log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_S: Final = 5
 
 
 class CloudError(Exception):
@@ -169,8 +178,23 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, ErrorBody(code=code, message=message), dict(exc.headers or {}))
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        raise exc  # a bug: the 500 and its traceback
+    log.warning(
+        "%s %s: database unavailable (%s); answered 503",
+        request.method,
+        request.url.path,
+        (str(exc).splitlines() or [type(exc).__name__])[0][:200],
+    )
+    body = ErrorBody(code="database_unavailable", message="the database is unavailable; try again shortly")
+    return _json(503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one mapping from exceptions to HTTP responses."""
     app.add_exception_handler(CloudError, _on_cloud_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(ConnectionError, _on_database_error)  # asyncpg's refused connect
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -36,9 +36,10 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiomqtt
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from cloud.db import Database
+from cloud.db.availability import database_unavailable
 from cloud.fleet.batching import Batch, Batcher
 from cloud.fleet.decoding import INGEST_KINDS, Decoder, Dropped, DropReason
 from cloud.fleet.enrolled import EnrolledPrinters
@@ -92,10 +93,11 @@ def _inbox_type(
 
 
 def transient(exc: BaseException) -> bool:
-    """True for database errors worth retrying as they are (down, busy, connection lost)."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    """True for database errors worth retrying as they are (down, restarting, busy, connection lost).
+
+    A server shutting down or starting up (SQLSTATE 57P01/57P03) is one: taken for a refusal, its
+    batch was written row by row and the rows dropped (tests/system, PostgreSQL restart)."""
+    return database_unavailable(exc)
 
 
 class FleetIngest:
