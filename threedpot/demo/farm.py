@@ -95,7 +95,9 @@ async def start_cloud(
         f'mqtt_url = "{mqtt_url}"\n'
         f'public_base_url = "{url}"\n'
         f'[bootstrap_admin]\nemail = "{ADMIN_EMAIL}"\npassword = "{password}"\n'
-        "[jobs]\npoll_interval_s = 1.0\n" + ("" if shared_subscriptions else '[ingest]\nshare_group = ""\n')
+        "[jobs]\npoll_interval_s = 1.0\n"
+        "[ingest]\npersistent_session = true\n"  # events published while the cloud restarts wait for it
+        + ("" if shared_subscriptions else 'share_group = ""\n')
     )
     child = await children.start_3dpot("cloud", "cloud", "--config", str(config), "--port", str(port))
 
