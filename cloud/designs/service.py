@@ -25,7 +25,7 @@ from cloud.designs.schemas import DesignDetail, DesignSummary, TurnOut, TurnResu
 from cloud.designs.understanding import Draft, HistoryTurn, Interpretation
 from cloud.designs.understanding.base import Kind, Lang
 from cloud.designs.understanding.builtin import previous_lang
-from cloud.errors import NotFound
+from cloud.errors import Conflict, NotFound
 
 
 async def get_design(
@@ -109,6 +109,12 @@ async def take_turn(
     """One turn: interpret, apply, check the new spec's model, append both turns, update the session."""
     started = time.perf_counter()
     turns = await turns_of(session, design.id)
+    if turns and turns[-1].version != design.version:
+        # Another turn committed between reading the session and its turns (SQLite has no row lock):
+        # answering from the older session row would lose that turn's edit.
+        raise Conflict(
+            "another turn of this session was answered meanwhile: send it again", code="turn_conflict"
+        )
     history = history_of(turns)
     current: dict[str, Any] | None = design.spec
     if undo:
