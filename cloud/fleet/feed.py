@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
+from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.db import Database
@@ -69,6 +70,34 @@ class Subscriber:
 
 def sse_frame(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def sse_response(
+    subscription: contextlib.AbstractAsyncContextManager[Subscriber], heartbeat_s: float
+) -> StreamingResponse:
+    """An ``EventSource`` stream of one subscriber's frames: a comment ping every ``heartbeat_s`` of
+    silence (proxies keep the connection), and a ``dropped`` event when it fell too far behind."""
+
+    async def frames() -> AsyncIterator[bytes]:
+        async with subscription as subscriber:
+            yield b": connected\n\n"
+            while True:
+                try:
+                    async with asyncio.timeout(heartbeat_s):
+                        frame = await subscriber.queue.get()
+                except TimeoutError:
+                    yield b": ping\n\n"
+                    continue
+                if frame is None:
+                    yield sse_frame("dropped", '{"reason":"too slow"}')
+                    return
+                yield frame
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 class FeedHub:

@@ -6,8 +6,6 @@ organisation's printer is a 404. Any role may read (viewers included).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Final
 
@@ -18,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from cloud.errors import BadRequest, CloudError, error_responses
 from cloud.fields import Identifier, Material, Tag
 from cloud.fleet import queries
-from cloud.fleet.feed import FeedHub, sse_frame
+from cloud.fleet.feed import FeedHub, sse_response
 from cloud.fleet.schemas import (
     EventPage,
     FleetPrinter,
@@ -224,23 +222,4 @@ async def fleet_stream(
     heartbeat_s = services.settings.fleet.feed_heartbeat_s
     feed.check_capacity()
 
-    async def frames() -> AsyncIterator[bytes]:
-        async with feed.subscribe(principal.org_id) as subscriber:
-            yield b": connected\n\n"
-            while True:
-                try:
-                    async with asyncio.timeout(heartbeat_s):
-                        frame = await subscriber.queue.get()
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
-                if frame is None:
-                    yield sse_frame("dropped", '{"reason":"too slow"}')
-                    return
-                yield frame
-
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(feed.subscribe(principal.org_id), heartbeat_s)

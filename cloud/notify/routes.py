@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Final
 from urllib.parse import urlsplit
@@ -14,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 
 from cloud.errors import Forbidden, NotFound, error_responses
-from cloud.fleet.feed import sse_frame
+from cloud.fleet.feed import sse_response
 from cloud.fleet.routes import stream_principal
 from cloud.notify.kinds import Kind, merge_preferences
 from cloud.notify.lifecycle import NotifyRuntime
@@ -153,26 +151,7 @@ async def notification_stream(
     user_id = _user_id(principal)
     heartbeat_s = services.settings.notify.stream_heartbeat_s
 
-    async def frames() -> AsyncIterator[bytes]:
-        async with runtime.stream.subscribe(user_id) as subscriber:
-            yield b": connected\n\n"
-            while True:
-                try:
-                    async with asyncio.timeout(heartbeat_s):
-                        frame = await subscriber.queue.get()
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
-                if frame is None:
-                    yield sse_frame("dropped", '{"reason":"too slow"}')
-                    return
-                yield frame
-
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(runtime.stream.subscribe(user_id), heartbeat_s)
 
 
 @router.post(
