@@ -111,7 +111,9 @@ class Agent:
             boot_id=self.boot_id,
             queue=self.queue,
         )
-        self.watchdog = Watchdog(settings.printer, self.supervisor, self.metrics.watchdog_trips)
+        self.watchdog = Watchdog(
+            settings.printer, self.supervisor, self.metrics.watchdog_trips, self.metrics.temperature_noise
+        )
         self.commands = CommandHandler(
             pid=self.pid,
             control=self,

@@ -117,6 +117,7 @@ class AgentMetrics:
     registry: CollectorRegistry
     commands: Counter
     watchdog_trips: Counter
+    temperature_noise: Counter
     offers: Counter
     jobs_finished: Counter
 
@@ -134,6 +135,11 @@ class AgentMetrics:
             ),
             watchdog_trips=Counter(
                 "agent_watchdog_trips", "emergency stops by the host watchdog", ["rule"], registry=registry
+            ),
+            temperature_noise=Counter(
+                "agent_temperature_samples_rejected",
+                "temperature reports dropped as line noise (a jump no heater makes, not confirmed)",
+                registry=registry,
             ),
             offers=Counter("agent_job_offers", "job offers, by outcome", ["outcome"], registry=registry),
             jobs_finished=Counter(

@@ -25,13 +25,16 @@ WATCHED = ("bed", "chamber")
 
 
 class Watchdog:
-    def __init__(self, profile: PrinterProfile, supervisor: PrintSupervisor, trips: Counter) -> None:
+    def __init__(
+        self, profile: PrinterProfile, supervisor: PrintSupervisor, trips: Counter, noise: Counter
+    ) -> None:
         self.monitor = HeaterMonitor(
             tool_rules=ThermalRules.for_tool(profile.max_tool_c),
             bed_rules=ThermalRules.for_bed(profile.max_bed_c),
         )
         self._supervisor = supervisor
         self._trips = trips
+        self._noise = noise
         self._pending: asyncio.Queue[Trip] = asyncio.Queue(maxsize=1)
         supervisor.reply_listeners.append(self.on_reply)
 
@@ -45,14 +48,23 @@ class Watchdog:
         if not readings or self._pending.full():
             return
         now_s = time.monotonic()
-        for heater, reading in readings.items():
-            if heater not in WATCHED and not heater.startswith("tool"):
-                continue
-            trip = self.monitor.observe(now_s, heater, reading.actual_c, reading.target_c or 0.0)
-            if trip is not None:
-                self._trips.labels(rule=trip.rule.value).inc()
-                self._pending.put_nowait(trip)
-                return
+        rejected = self.monitor.rejected
+        try:
+            for heater, reading in readings.items():
+                if heater not in WATCHED and not heater.startswith("tool"):
+                    continue
+                trip = self.monitor.observe(now_s, heater, reading.actual_c, reading.target_c or 0.0)
+                if trip is not None:
+                    self._trips.labels(rule=trip.rule.value).inc()
+                    self._pending.put_nowait(trip)
+                    return
+        finally:
+            if self.monitor.rejected > rejected:
+                self._noise.inc(self.monitor.rejected - rejected)
+                log.warning(
+                    "dropped %d implausible temperature report(s) as line noise",
+                    self.monitor.rejected - rejected,
+                )
 
     async def run(self) -> None:
         """Act on trips until cancelled."""

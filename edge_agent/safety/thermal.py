@@ -21,6 +21,14 @@ after the firmware switched it off), so the agent watches on its own. Each heate
   chamber) from tripping.
 * ``bad_reading`` — a temperature that is not a number (NaN, ±inf): every other rule would be blind.
 
+Before any rule, each sample passes a plausibility gate. Marlin's reports carry no checksum, so a bit
+flipped on the wire turns ``T:210.0`` into ``T:310.0`` (or ``T:080.0``); a print must not stop for that.
+A sample that moved further from the last accepted one than any heater can in the time between them
+(``max_slew_c_s`` * Δt + ``slew_margin_c``), or that is not a number, is held back and counted in
+``HeaterMonitor.rejected``. If the next sample is implausible too (a sensor that really failed, a wire
+that came off), both are judged in order, so a real fault trips one report later than it would have;
+if the next one is plausible, the held one was line noise and is dropped.
+
 Cooling down (target lowered or switched off) never trips on its own; any target change restarts the
 watch. A heater that tripped stays latched (no second ``Trip``) until ``reset``. Pure: times are seconds
 on any monotonic clock, passed in.
@@ -64,6 +72,10 @@ class ThermalRules:
     hold_period_s: float = 20.0
     idle_rise_c: float = 15.0
     idle_floor_c: float = 50.0
+    max_slew_c_s: float = 20.0
+    """Faster than any heater heats or cools (a fast ceramic hotend: ~10 °C/s)."""
+    slew_margin_c: float = 15.0
+    """Added to the slew allowance: sensor noise and the report's rounding."""
 
     @classmethod
     def for_tool(cls, max_c: float = 275.0) -> ThermalRules:
@@ -107,6 +119,19 @@ class _HeaterState:
     over_samples: int = 0
     tripped: Trip | None = None
     seen: bool = False
+    last_s: float = 0.0
+    last_c: float = 0.0
+    """The last accepted sample (time, temperature): what the plausibility gate compares with."""
+    held: tuple[float, float, float] | None = None
+    """An implausible sample (time, actual, target) waiting for the next one to confirm it."""
+
+    def plausible(self, now_s: float, actual_c: float, rules: ThermalRules) -> bool:
+        if not math.isfinite(actual_c):
+            return False
+        if not self.seen:
+            return True
+        allowed_c = rules.max_slew_c_s * max(0.0, now_s - self.last_s) + rules.slew_margin_c
+        return abs(actual_c - self.last_c) <= allowed_c
 
     def retarget(self, now_s: float, actual_c: float, target_c: float, rules: ThermalRules) -> None:
         """A new target (or the first sample): every watch starts over from here."""
@@ -136,6 +161,7 @@ class HeaterMonitor:
     chamber_rules: ThermalRules = field(default_factory=ThermalRules.for_chamber)
     rules: Mapping[str, ThermalRules] = field(default_factory=dict)
     _states: dict[str, _HeaterState] = field(default_factory=dict, init=False, repr=False)
+    _rejected: int = field(default=0, init=False, repr=False)
 
     def rules_for(self, heater: str) -> ThermalRules:
         if heater in self.rules:
@@ -158,16 +184,45 @@ class HeaterMonitor:
         else:
             self._states.pop(heater, None)
 
+    @property
+    def rejected(self) -> int:
+        """Samples dropped as line noise (implausible, and not confirmed by the next sample)."""
+        return self._rejected
+
     def observe(self, now_s: float, heater: str, actual_c: float, target_c: float) -> Trip | None:
         """One sample of ``heater``; the ``Trip`` the first time it breaks a rule, else None."""
         state = self._states.setdefault(heater, _HeaterState())
         if state.tripped is not None:
             return None
         rules = self.rules_for(heater)
+        if not state.plausible(now_s, actual_c, rules):
+            if state.held is None:
+                state.held = (now_s, actual_c, target_c)
+                return None
+            held, state.held = state.held, None  # confirmed: judge both, in order
+            return self._judge(state, rules, heater, *held) or self._judge(
+                state, rules, heater, now_s, actual_c, target_c
+            )
+        if state.held is not None:
+            state.held = None
+            self._rejected += 1
+        return self._judge(state, rules, heater, now_s, actual_c, target_c)
+
+    def _judge(
+        self,
+        state: _HeaterState,
+        rules: ThermalRules,
+        heater: str,
+        now_s: float,
+        actual_c: float,
+        target_c: float,
+    ) -> Trip | None:
         target_c = max(0.0, target_c) if math.isfinite(target_c) else 0.0
         if not state.seen or target_c != state.target_c:
             state.seen = True
             state.retarget(now_s, actual_c, target_c, rules)
+        if math.isfinite(actual_c):
+            state.last_s, state.last_c = now_s, actual_c
         found = _check(state, rules, now_s, heater, actual_c, target_c)
         if found is None:
             return None

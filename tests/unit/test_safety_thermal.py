@@ -101,6 +101,23 @@ NON_TRIPS: dict[str, tuple[str, list[Sample]]] = {
         [*TOOL_AT_210, (60, 231, 210), *curve(61, 120, 1, 210, wobble(210, 1))],
     ),
     "off and cold from the start": ("bed", curve(0, 600, 10, 0, flat(22))),
+    # Marlin's reports have no checksum: one bit flipped on the wire must not stop a print.
+    "bit flip at temperature: T:210 read as T:310": (
+        "tool0",
+        [*TOOL_AT_210, (60, 310, 210), *curve(61, 120, 1, 210, wobble(210, 1))],
+    ),
+    "bit flip at temperature: T:210 read as T:250": (
+        "tool0",
+        [*TOOL_AT_210, (60, 250, 210), *curve(61, 120, 1, 210, wobble(210, 1))],
+    ),
+    "bit flip while cooling: T:180 read as T:080, then 179": (
+        "tool0",
+        TOOL_AT_210
+        + curve(60, 70, 1, 0, lambda t: 210 - 3 * t)
+        + [(70, 80, 0)]
+        + curve(71, 120, 1, 0, lambda t: 179 - 2 * t),
+    ),
+    "one NaN between good readings": ("tool0", [*TOOL_AT_210, (60, math.nan, 210), (61, 210, 210)]),
 }
 
 
@@ -120,10 +137,24 @@ TRIPS: dict[str, tuple[str, list[Sample], Rule, float, str | None]] = {
     ),
     "over the heater's limit + 5 °C: one sample": (
         "tool0",
-        [(0, 25, 0), (1, 280.5, 0)],
+        [(0, 270, 0), (1, 280.5, 0)],
         Rule.OVER_MAX,
         1,
         "tool0 over its limit: 280.5 °C (limit 275 °C)",
+    ),
+    "a jump over the limit no heater makes, confirmed by the next report": (
+        "tool0",
+        [(0, 25, 0), (1, 280.5, 0), (2, 281, 0)],
+        Rule.OVER_MAX,
+        1,
+        "tool0 over its limit: 280.5 °C (limit 275 °C)",
+    ),
+    "sensor shorted mid-print: reads 900 °C from then on": (
+        "tool0",
+        [*TOOL_AT_210, (60, 900, 210), (61, 900, 210)],
+        Rule.OVER_MAX,
+        60,
+        None,
     ),
     "bed over its limit while heating": ("bed", [(0, 100, 110), (1, 126, 110)], Rule.OVER_MAX, 1, None),
     "tool set to 210 °C does not heat": (
@@ -184,7 +215,13 @@ TRIPS: dict[str, tuple[str, list[Sample], Rule, float, str | None]] = {
         42,
         None,
     ),
-    "sensor reads NaN": ("tool0", [(0, 200, 210), (1, math.nan, 210)], Rule.BAD_READING, 1, None),
+    "sensor reads NaN, twice": (
+        "tool0",
+        [(0, 200, 210), (1, math.nan, 210), (2, math.nan, 210)],
+        Rule.BAD_READING,
+        1,
+        None,
+    ),
 }
 
 
@@ -218,8 +255,10 @@ def test_heaters_are_independent_and_latch_until_reset() -> None:
     monitor = HeaterMonitor()
     assert monitor.observe(0, "tool0", 200, 210) is None
     assert monitor.observe(0, "bed", 60, 60) is None
-    trip = monitor.observe(1, "tool0", 290, 210)
-    assert trip is not None and trip.rule is Rule.OVER_MAX
+    assert monitor.observe(1, "tool0", 290, 210) is None  # a jump of 90 °C in 1 s: held for the next report
+    trip = monitor.observe(1.5, "tool0", 290, 210)  # confirmed: the held sample trips …
+    assert trip is not None and trip.rule is Rule.OVER_MAX and trip.at_s == 1  # … stamped with its own time
+
     assert monitor.observe(2, "tool0", 295, 210) is None  # latched: reported once
     assert monitor.observe(2, "bed", 60, 60) is None
     assert monitor.trips == [trip]
@@ -248,3 +287,25 @@ def test_default_rules_per_kind() -> None:
     assert (tool.watch_rise_c, tool.watch_period_s, tool.hold_period_s) == (2.0, 20.0, 20.0)
     assert (bed.watch_rise_c, bed.watch_period_s, bed.max_c) == (2.0, 60.0, 120.0)
     assert tool.overshoot_c == bed.overshoot_c == 15.0
+
+
+def test_line_noise_is_counted_and_dropped() -> None:
+    monitor = HeaterMonitor()
+    for now_s, actual_c, target_c in TOOL_AT_210:
+        assert monitor.observe(now_s, "tool0", actual_c, target_c) is None
+    assert monitor.observe(60, "tool0", 310, 210) is None
+    assert monitor.observe(61, "tool0", 210.4, 210) is None
+    assert monitor.observe(62, "tool0", math.nan, 210) is None
+    assert monitor.observe(63, "tool0", 209.8, 210) is None
+    assert monitor.rejected == 2
+    assert monitor.trips == []
+
+
+def test_the_gate_allows_fast_heaters_and_sparse_reports() -> None:
+    """A 10 °C/s ceramic hotend, and reports 5 s apart during a heat-up, are not noise."""
+    monitor = HeaterMonitor()
+    for now_s, actual_c, target_c in curve(0, 20, 1, 260, lambda t: min(25 + 10 * t, 260)):
+        assert monitor.observe(now_s, "tool0", actual_c, target_c) is None
+    for now_s, actual_c, target_c in TOOL_HEAT_UP[::5]:
+        assert monitor.observe(now_s + 100, "tool1", actual_c, target_c) is None
+    assert monitor.rejected == 0
