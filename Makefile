@@ -10,7 +10,7 @@ WEB_DEPS := $(WEB)/node_modules/.installed
 WEB_SRC := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/public/*) $(WEB)/index.html \
 	$(WEB)/package.json $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.node.json
 
-.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest bench-api bench-designs bench-design-turns clean web chaos soak
+.PHONY: venv demo test test-unit test-integration lint bench bench-agent bench-slicer bench-ingest bench-api bench-load bench-designs bench-design-turns clean web chaos soak
 
 venv: $(STAMP)
 
@@ -79,6 +79,11 @@ bench-ingest: $(STAMP)
 ## Cloud API: the fleet summary of 1,000 printers under wrk (apt-get install wrk), next to /healthz.
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.cloud_api $(ARGS)
+
+## Both cloud loads at once on one cloud: 10,000 printers ingested and wrk on the fleet summary, next to
+## each alone, in one run (apt-get install wrk). ARGS="--replicas 2 --database-url postgresql://..." as above.
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.cloud_load $(ARGS)
 
 ## Chaos, full: a real farm (cloud on its own PostgreSQL, Mosquitto, 3 agents) through every fault,
 ## longer outages (a 60 s broker cut). Report path printed at the end. docs/RELIABILITY.md has the figures.

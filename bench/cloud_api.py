@@ -114,7 +114,7 @@ async def _seed(url: str, printers: int) -> None:
         await engine.dispose()
 
 
-def _wrk(url: str, token: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
+def run_wrk(url: str, token: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
     env = {"BENCH_TOKEN": token, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
@@ -174,7 +174,7 @@ def main() -> None:
             script.write_text(LUA)
             results = []
             for endpoint, auth in (("/api/fleet/summary", token), ("/healthz", "")):
-                raw = _wrk(base + endpoint, auth, args.seconds, args.connections, script)
+                raw = run_wrk(base + endpoint, auth, args.seconds, args.connections, script)
                 results.append(
                     Figures(
                         endpoint,

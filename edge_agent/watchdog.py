@@ -61,10 +61,7 @@ class Watchdog:
         finally:
             if self.monitor.rejected > rejected:
                 self._noise.inc(self.monitor.rejected - rejected)
-                log.warning(
-                    "dropped %d implausible temperature report(s) as line noise",
-                    self.monitor.rejected - rejected,
-                )
+                log.warning("dropped a temperature report as line noise: %s", self.monitor.last_rejected)
 
     async def run(self) -> None:
         """Act on trips until cancelled."""

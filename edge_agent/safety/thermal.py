@@ -24,10 +24,11 @@ after the firmware switched it off), so the agent watches on its own. Each heate
 Before any rule, each sample passes a plausibility gate. Marlin's reports carry no checksum, so a bit
 flipped on the wire turns ``T:210.0`` into ``T:310.0`` (or ``T:080.0``); a print must not stop for that.
 A sample that moved further from the last accepted one than any heater can in the time between them
-(``max_slew_c_s`` * Δt + ``slew_margin_c``), or that is not a number, is held back and counted in
-``HeaterMonitor.rejected``. If the next sample is implausible too (a sensor that really failed, a wire
-that came off), both are judged in order, so a real fault trips one report later than it would have;
-if the next one is plausible, the held one was line noise and is dropped.
+(``max_slew_c_s`` * Δt + ``slew_margin_c``), or that is not a number, is held back for the next one.
+If the next sample goes on from the held one (a fast heater, a sensor that really failed) or is as far
+off (a wire that came off), both are judged in order, so a real fault trips one report later than it
+would have; if it goes on from the last accepted one instead, the held one was line noise: dropped and
+counted in ``HeaterMonitor.rejected``.
 
 Cooling down (target lowered or switched off) never trips on its own; any target change restarts the
 watch. A heater that tripped stays latched (no second ``Trip``) until ``reset``. Pure: times are seconds
@@ -126,12 +127,10 @@ class _HeaterState:
     """An implausible sample (time, actual, target) waiting for the next one to confirm it."""
 
     def plausible(self, now_s: float, actual_c: float, rules: ThermalRules) -> bool:
-        if not math.isfinite(actual_c):
-            return False
+        """Could the heater have reached ``actual_c`` from the last accepted sample by ``now_s``?"""
         if not self.seen:
-            return True
-        allowed_c = rules.max_slew_c_s * max(0.0, now_s - self.last_s) + rules.slew_margin_c
-        return abs(actual_c - self.last_c) <= allowed_c
+            return math.isfinite(actual_c)
+        return _within_slew(self.last_s, self.last_c, now_s, actual_c, rules)
 
     def retarget(self, now_s: float, actual_c: float, target_c: float, rules: ThermalRules) -> None:
         """A new target (or the first sample): every watch starts over from here."""
@@ -162,6 +161,8 @@ class HeaterMonitor:
     rules: Mapping[str, ThermalRules] = field(default_factory=dict)
     _states: dict[str, _HeaterState] = field(default_factory=dict, init=False, repr=False)
     _rejected: int = field(default=0, init=False, repr=False)
+    last_rejected: str = field(default="", init=False, repr=False)
+    """The last sample dropped as noise, for a person: ``tool0 310.0 °C between 210.1 and 210.3 °C``."""
 
     def rules_for(self, heater: str) -> ThermalRules:
         if heater in self.rules:
@@ -195,17 +196,22 @@ class HeaterMonitor:
         if state.tripped is not None:
             return None
         rules = self.rules_for(heater)
-        if not state.plausible(now_s, actual_c, rules):
-            if state.held is None:
-                state.held = (now_s, actual_c, target_c)
-                return None
-            held, state.held = state.held, None  # confirmed: judge both, in order
-            return self._judge(state, rules, heater, *held) or self._judge(
-                state, rules, heater, now_s, actual_c, target_c
-            )
+        plausible = state.plausible(now_s, actual_c, rules)
         if state.held is not None:
-            state.held = None
+            held, state.held = state.held, None
+            if not plausible or _within_slew(held[0], held[1], now_s, actual_c, rules):
+                # Confirmed: this sample goes on from the held one, or is as far off: judge both, in order.
+                return self._judge(state, rules, heater, *held) or self._judge(
+                    state, rules, heater, now_s, actual_c, target_c
+                )
+            self.last_rejected = (
+                f"{heater} {held[1]:.1f} °C between {state.last_c:.1f} and {actual_c:.1f} °C"
+                f" ({now_s - state.last_s:.2f} s apart)"
+            )
             self._rejected += 1
+        elif not plausible:
+            state.held = (now_s, actual_c, target_c)
+            return None
         return self._judge(state, rules, heater, now_s, actual_c, target_c)
 
     def _judge(
@@ -229,6 +235,13 @@ class HeaterMonitor:
         rule, cause = found
         state.tripped = Trip(heater, rule, cause, now_s, actual_c, target_c)
         return state.tripped
+
+
+def _within_slew(then_s: float, then_c: float, now_s: float, now_c: float, rules: ThermalRules) -> bool:
+    if not (math.isfinite(then_c) and math.isfinite(now_c)):
+        return False
+    allowed_c = rules.max_slew_c_s * max(0.0, now_s - then_s) + rules.slew_margin_c
+    return abs(now_c - then_c) <= allowed_c
 
 
 def _check(

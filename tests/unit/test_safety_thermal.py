@@ -308,4 +308,8 @@ def test_the_gate_allows_fast_heaters_and_sparse_reports() -> None:
         assert monitor.observe(now_s, "tool0", actual_c, target_c) is None
     for now_s, actual_c, target_c in TOOL_HEAT_UP[::5]:
         assert monitor.observe(now_s + 100, "tool1", actual_c, target_c) is None
+    # A bed that jumps 22 → 59.7 °C in one report (a test rig's 2 s time constant) and stays there: the
+    # jump is held, the next report goes on from it, so both count.
+    for now_s, actual_c in ((0, 22.0), (1.0, 59.7), (1.9, 60.0), (2.9, 60.1)):
+        assert monitor.observe(now_s, "bed", actual_c, 60) is None
     assert monitor.rejected == 0
