@@ -53,7 +53,9 @@ class Watchdog:
             for heater, reading in readings.items():
                 if heater not in WATCHED and not heater.startswith("tool"):
                     continue
-                trip = self.monitor.observe(now_s, heater, reading.actual_c, reading.target_c or 0.0)
+                trip = self.monitor.observe(
+                    now_s, heater, reading.actual_c, reading.target_c or 0.0, reading.power
+                )
                 if trip is not None:
                     self._trips.labels(rule=trip.rule.value).inc()
                     self._pending.put_nowait(trip)

@@ -28,7 +28,9 @@ A sample that moved further from the last accepted one than any heater can in th
 If the next sample goes on from the held one (a fast heater, a sensor that really failed) or is as far
 off (a wire that came off), both are judged in order, so a real fault trips one report later than it
 would have; if it goes on from the last accepted one instead, the held one was line noise: dropped and
-counted in ``HeaterMonitor.rejected``.
+counted in ``HeaterMonitor.rejected``. A report that reads above its target while the firmware commands
+no power to that heater (``@:0``) is not held: the firmware's own controller sees the heat too, which a
+bit flip in the report cannot fake (the firmware would still be heating), and a stuck MOSFET trips at once.
 
 Cooling down (target lowered or switched off) never trips on its own; any target change restarts the
 watch. A heater that tripped stays latched (no second ``Trip``) until ``reset``. Pure: times are seconds
@@ -190,13 +192,21 @@ class HeaterMonitor:
         """Samples dropped as line noise (implausible, and not confirmed by the next sample)."""
         return self._rejected
 
-    def observe(self, now_s: float, heater: str, actual_c: float, target_c: float) -> Trip | None:
-        """One sample of ``heater``; the ``Trip`` the first time it breaks a rule, else None."""
+    def observe(
+        self, now_s: float, heater: str, actual_c: float, target_c: float, power: float | None = None
+    ) -> Trip | None:
+        """One sample of ``heater``; the ``Trip`` the first time it breaks a rule, else None.
+
+        ``power`` is what the firmware commands (Marlin's ``@:``, 0..1), when the report says it.
+        """
         state = self._states.setdefault(heater, _HeaterState())
         if state.tripped is not None:
             return None
         rules = self.rules_for(heater)
-        plausible = state.plausible(now_s, actual_c, rules)
+        # A report that reads above its target while the firmware has its heater off corroborates
+        # itself: the firmware's controller sees the heat too (a stuck MOSFET), so no waiting for the next.
+        corroborated = power == 0.0 and 0.0 < target_c < actual_c
+        plausible = corroborated or state.plausible(now_s, actual_c, rules)
         if state.held is not None:
             held, state.held = state.held, None
             if not plausible or _within_slew(held[0], held[1], now_s, actual_c, rules):

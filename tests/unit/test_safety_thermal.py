@@ -313,3 +313,19 @@ def test_the_gate_allows_fast_heaters_and_sparse_reports() -> None:
     for now_s, actual_c in ((0, 22.0), (1.0, 59.7), (1.9, 60.0), (2.9, 60.1)):
         assert monitor.observe(now_s, "bed", actual_c, 60) is None
     assert monitor.rejected == 0
+
+
+def test_a_report_the_firmware_corroborates_trips_at_once() -> None:
+    """Above target with the firmware's heater off (``@:0``): a stuck MOSFET, not a bit flip."""
+    noisy, stuck = HeaterMonitor(), HeaterMonitor()
+    for now_s, actual_c, target_c in TOOL_AT_210:
+        noisy.observe(now_s, "tool0", actual_c, target_c, 0.5)
+        stuck.observe(now_s, "tool0", actual_c, target_c, 0.5)
+    assert noisy.observe(60, "tool0", 255, 210, 0.5) is None  # still heating: the firmware reads ~210
+    trip = stuck.observe(60, "tool0", 255, 210, 0.0)
+    assert trip is not None and trip.rule is Rule.OVERSHOOT and trip.at_s == 60
+    assert noisy.observe(61, "tool0", 210.2, 210, 0.5) is None
+    assert noisy.rejected == 1 and noisy.trips == []
+    off = HeaterMonitor()  # with no target, power 0 says nothing
+    off.observe(0, "tool0", 180, 0, 0.0)
+    assert off.observe(1, "tool0", 580, 0, 0.0) is None
