@@ -9,9 +9,7 @@ those of its neighbours (a few layers of repeated work) instead of waiting for a
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
-import multiprocessing
 import os
 import tempfile
 import time
@@ -299,6 +297,10 @@ def slice_mesh(
     done = 0
     results: list[LayerResult] = []
     if use_pool:
+        # Imported here: the pool's modules cost ~15 ms of start-up that an inline run never uses.
+        import concurrent.futures as cf  # noqa: PLC0415 - see above
+        import multiprocessing  # noqa: PLC0415
+
         context = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
