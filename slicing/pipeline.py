@@ -44,8 +44,10 @@ Progress = Callable[[int, int], None]
 """``progress(layers_done, layers_total)``."""
 
 SIMPLIFY_MM = 0.01
-INLINE_BELOW_POINTS = 2_000
-"""Section points below which the layers are done in this process (a pool costs more than it saves)."""
+INLINE_BELOW_POINTS = 10_000
+"""Section points below which the layers are done in this process (a pool costs more than it saves).
+Measured cold on 2 cores: thin_walls (3,400 points, 75 layers) 0.22 s inline vs 0.25 s with the pool,
+overhangs (21,600 points, 120 layers) 0.63 s inline vs 0.44 s with it."""
 MEMOISE = True
 """Reuse the work of an identical earlier layer (see `_run_job`); off only to test that it changes nothing."""
 THUMBNAILS = ((16, 16), (220, 124))
