@@ -8,7 +8,6 @@ plugins and viewers recognise, plus PrusaSlicer's ``; filament used [mm] =`` lin
 from __future__ import annotations
 
 import base64
-import itertools
 import math
 from collections.abc import Iterable
 
@@ -21,40 +20,61 @@ from slicing.toolpath import TYPE_NAMES, Feature
 THUMBNAIL_LINE = 78
 
 
+# Row templates by (kind, first row of its run): the values of a row are (x, y, e, z, F) and `_SLOTS` says
+# which of them its template prints, so one %-format over the whole layer writes every line.
+_X, _Y, _E, _Z, _F = range(5)
+_TEMPLATES: dict[tuple[int, bool], tuple[str, tuple[int, ...]]] = {
+    (EXTRUDE, True): ("G1 X%.3f Y%.3f E%.5f F%.0f\n", (_X, _Y, _E, _F)),
+    (EXTRUDE, False): ("G1 X%.3f Y%.3f E%.5f\n", (_X, _Y, _E)),
+    (TRAVEL, True): ("G0 X%.3f Y%.3f F%.0f\n", (_X, _Y, _F)),
+    (TRAVEL, False): ("G0 X%.3f Y%.3f\n", (_X, _Y)),
+    (RETRACT, True): ("G1 E%.5f F%.0f\n", (_E, _F)),
+    (RETRACT, False): ("G1 E%.5f F%.0f\n", (_E, _F)),
+    (PRIME, True): ("G1 E%.5f F%.0f\n", (_E, _F)),
+    (PRIME, False): ("G1 E%.5f F%.0f\n", (_E, _F)),
+}
+_LIFT = ("G0 Z%.3f F%.0f\n", (_Z, _F))  # one line per run of lifts, at its last row
+_KINDS = 5
+_TEXT = [""] * (2 * _KINDS)
+_SLOTS = np.zeros((2 * _KINDS, 5), dtype=bool)
+for (_kind, _first), (_text, _used) in _TEMPLATES.items():
+    _TEXT[2 * _kind + _first] = _text
+    _SLOTS[2 * _kind + _first, list(_used)] = True
+_LIFT_ROW = 2 * LIFT + 1  # LIFT rows: "first" here marks the last row of the run
+_TEXT[_LIFT_ROW] = _LIFT[0]
+_SLOTS[_LIFT_ROW, list(_LIFT[1])] = True
+
+
 def layer_text(index: int, z_mm: float, moves: Moves, fan_command: str | None) -> str:
-    """The G-code of one layer, starting with its ``;LAYER:`` marker."""
-    out = [f";LAYER:{index}", f";Z:{z_mm:.3f}"]
-    if fan_command:
-        out.append(fan_command)
+    """The G-code of one layer, starting with its ``;LAYER:`` marker.
+
+    A run is a stretch of moves of one kind, feed and feature: its first G0/G1 line carries the feed
+    (``F``), a ``;TYPE:`` line goes before an extrusion run whose type name differs from the last one, a
+    run of lifts is one ``G0 Z`` line. The lines are written by one %-format over the whole layer (row
+    templates picked with numpy), not run by run: a layer has thousands of short runs (infill).
+    """
+    head = f";LAYER:{index}\n;Z:{z_mm:.3f}\n" + (f"{fan_command}\n" if fan_command else "")
     n = len(moves.kind)
     if n == 0:
-        return "\n".join(out) + "\n"
+        return head
     kind, feed, feature = moves.kind, moves.feed, moves.feature
-    change = np.flatnonzero((kind[1:] != kind[:-1]) | (feed[1:] != feed[:-1]) | (feature[1:] != feature[:-1]))
-    bounds = np.r_[0, change + 1, n].tolist()
-    xyz, e = moves.xyz, moves.e
+    change = (kind[1:] != kind[:-1]) | (feed[1:] != feed[:-1]) | (feature[1:] != feature[:-1])
+    first = np.r_[True, change]
+    last = np.r_[change, True]
+    row = 2 * kind.astype(np.int64) + np.where(kind == LIFT, last, first)
+    values = np.empty((n, 5))
+    values[:, :2] = moves.xyz[:, :2]
+    values[:, _E] = moves.e
+    values[:, _Z] = moves.xyz[:, 2]
+    values[:, _F] = feed * 60.0
+    templates = [_TEXT[r] for r in row.tolist()]
     last_type = ""
-    for lo, hi in itertools.pairwise(bounds):
-        k = int(kind[lo])
-        f_mm_min = feed[lo] * 60.0
-        count = hi - lo
-        if k == EXTRUDE:
-            name = TYPE_NAMES[Feature(int(feature[lo]))]
-            if name != last_type:
-                out.append(f";TYPE:{name}")
-                last_type = name
-            values = np.column_stack([xyz[lo:hi, :2], e[lo:hi]]).ravel().tolist()
-            text = ("G1 X%.3f Y%.3f E%.5f\n" * count) % tuple(values)
-            out.append(text[: text.index("\n")] + f" F{f_mm_min:.0f}" + text[text.index("\n") : -1])
-        elif k == TRAVEL:
-            values = xyz[lo:hi, :2].ravel().tolist()
-            text = ("G0 X%.3f Y%.3f\n" * count) % tuple(values)
-            out.append(text[: text.index("\n")] + f" F{f_mm_min:.0f}" + text[text.index("\n") : -1])
-        elif k in (RETRACT, PRIME):
-            out.extend([f"G1 E{c:.5f} F{f_mm_min:.0f}" for c in e[lo:hi].tolist()])
-        elif k == LIFT:
-            out.append(f"G0 Z{xyz[hi - 1, 2]:.3f} F{f_mm_min:.0f}")
-    return "\n".join(out) + "\n"
+    for lo in np.flatnonzero(first & (kind == EXTRUDE)).tolist():
+        name = TYPE_NAMES[Feature(int(feature[lo]))]
+        if name != last_type:
+            templates[lo] = f";TYPE:{name}\n" + templates[lo]
+            last_type = name
+    return head + "".join(templates) % tuple(values[_SLOTS[row]].tolist())
 
 
 def template_values(profile: Profile, top_z_mm: float) -> dict[str, float]:

@@ -1,5 +1,9 @@
-"""Printer and print profiles: pydantic models with sane defaults, read from TOML, JSON or a PrusaSlicer
-``.ini`` (its main keys), with command-line overrides on top. A typo is an error (``extra="forbid"``).
+"""Printer and print profiles: frozen msgspec structs with sane defaults, read from TOML, JSON or a
+PrusaSlicer ``.ini`` (its main keys), with command-line overrides on top. A typo is an error (unknown keys
+are refused); a bad value is one line (``profile: print.perimeters: Expected `int` >= 1``).
+
+msgspec rather than pydantic here: these were pydantic models, whose import and schema building cost
+~60 ms at every slicer start, more than slicing a small part; msgspec adds ~6 ms after numpy.
 
 File shape (TOML; JSON is the same tree)::
 
@@ -18,9 +22,10 @@ import string
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
+from msgspec import Meta
 
 from slicing.errors import ProfileError
 
@@ -68,77 +73,82 @@ class InfillPattern(StrEnum):
     GYROID = "gyroid"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A profile section: values converted and checked by ``msgspec.convert`` (lax, so ``"0.2"`` from an
+    .ini or the command line reads as 0.2); an unknown key is an error."""
 
 
-class PrinterProfile(_Model):
+class PrinterProfile(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str = "3D Pot generic 220"
-    bed_x_mm: float = Field(default=220.0, gt=0, le=2000)
-    bed_y_mm: float = Field(default=220.0, gt=0, le=2000)
-    max_z_mm: float = Field(default=250.0, gt=0, le=2000)
-    nozzle_mm: float = Field(default=0.4, gt=0.05, le=2.0)
-    filament_diameter_mm: float = Field(default=1.75, gt=0.5, le=4.0)
-    max_nozzle_c: float = Field(default=285.0, gt=0, le=500)
-    max_bed_c: float = Field(default=110.0, ge=0, le=200)
+    bed_x_mm: Annotated[float, Meta(gt=0, le=2000)] = 220.0
+    bed_y_mm: Annotated[float, Meta(gt=0, le=2000)] = 220.0
+    max_z_mm: Annotated[float, Meta(gt=0, le=2000)] = 250.0
+    nozzle_mm: Annotated[float, Meta(gt=0.05, le=2.0)] = 0.4
+    filament_diameter_mm: Annotated[float, Meta(gt=0.5, le=4.0)] = 1.75
+    max_nozzle_c: Annotated[float, Meta(gt=0, le=500)] = 285.0
+    max_bed_c: Annotated[float, Meta(ge=0, le=200)] = 110.0
     flavour: Flavour = Flavour.MARLIN
     start_gcode: str = DEFAULT_START_GCODE
     end_gcode: str = DEFAULT_END_GCODE
-    max_accel_mm_s2: float = Field(default=1000.0, gt=0, description="For the time estimate.")
-    jerk_mm_s: float = Field(default=8.0, ge=0, description="Classic jerk, for the estimate.")
-    max_feed_mm_s: float = Field(default=200.0, gt=0)
-    max_feed_z_mm_s: float = Field(default=12.0, gt=0)
+    max_accel_mm_s2: Annotated[float, Meta(gt=0)] = 1000.0
+    """For the time estimate."""
+    jerk_mm_s: Annotated[float, Meta(ge=0)] = 8.0
+    """Classic jerk, for the estimate."""
+    max_feed_mm_s: Annotated[float, Meta(gt=0)] = 200.0
+    max_feed_z_mm_s: Annotated[float, Meta(gt=0)] = 12.0
 
 
-class PrintProfile(_Model):
-    layer_height_mm: float = Field(default=0.2, gt=0.01, le=1.0)
-    first_layer_height_mm: float = Field(default=0.2, gt=0.01, le=1.0)
-    line_width_mm: float | None = Field(default=None, gt=0.05, le=3.0, description="Default: nozzle.")
-    perimeters: int = Field(default=2, ge=1, le=20)
-    top_layers: int = Field(default=3, ge=0, le=50)
-    bottom_layers: int = Field(default=3, ge=0, le=50)
-    infill_density_pct: float = Field(default=20.0, ge=0.0, le=100.0)
+class PrintProfile(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    layer_height_mm: Annotated[float, Meta(gt=0.01, le=1.0)] = 0.2
+    first_layer_height_mm: Annotated[float, Meta(gt=0.01, le=1.0)] = 0.2
+    line_width_mm: Annotated[float, Meta(gt=0.05, le=3.0)] | None = None
+    """Default: the nozzle's diameter."""
+    perimeters: Annotated[int, Meta(ge=1, le=20)] = 2
+    top_layers: Annotated[int, Meta(ge=0, le=50)] = 3
+    bottom_layers: Annotated[int, Meta(ge=0, le=50)] = 3
+    infill_density_pct: Annotated[float, Meta(ge=0.0, le=100.0)] = 20.0
     infill_pattern: InfillPattern = InfillPattern.GRID
-    infill_overlap_pct: float = Field(default=10.0, ge=0, le=50, description="Of the line width.")
-    solid_infill_below_area_mm2: float = Field(
-        default=SOLID_BELOW_AREA_DEFAULT,
-        ge=0,
-        le=10_000,
-        description="Sparse infill areas smaller than this are printed solid (PrusaSlicer's key).",
-    )
-    gap_fill: bool = Field(default=True, description="Variable-width lines in gaps too narrow for a loop.")
-    skirt_loops: int = Field(default=1, ge=0, le=20)
-    skirt_distance_mm: float = Field(default=3.0, ge=0, le=50)
-    brim_width_mm: float = Field(default=0.0, ge=0, le=50)
-    perimeter_speed_mm_s: float = Field(default=45.0, gt=0, le=1000)
-    external_perimeter_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
-    infill_speed_mm_s: float = Field(default=80.0, gt=0, le=1000)
-    solid_infill_speed_mm_s: float = Field(default=60.0, gt=0, le=1000)
-    gap_fill_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
-    first_layer_speed_mm_s: float = Field(default=20.0, gt=0, le=1000)
-    skirt_speed_mm_s: float = Field(default=30.0, gt=0, le=1000)
-    travel_speed_mm_s: float = Field(default=150.0, gt=0, le=1000)
-    retract_mm: float = Field(default=0.8, ge=0, le=20)
-    retract_speed_mm_s: float = Field(default=35.0, gt=0, le=200)
-    retract_min_travel_mm: float = Field(default=1.5, ge=0, le=50)
-    fan_pct: float = Field(default=100.0, ge=0, le=100)
-    fan_off_layers: int = Field(default=1, ge=0, le=100, description="Layers printed with the fan off.")
-    min_layer_time_s: float = Field(default=5.0, ge=0, le=600)
-    min_print_speed_mm_s: float = Field(default=10.0, gt=0, le=1000)
-    nozzle_c: float = Field(default=210.0, ge=0, le=500)
-    bed_c: float = Field(default=60.0, ge=0, le=200)
+    infill_overlap_pct: Annotated[float, Meta(ge=0, le=50)] = 10.0
+    """Of the line width."""
+    solid_infill_below_area_mm2: Annotated[float, Meta(ge=0, le=10_000)] = SOLID_BELOW_AREA_DEFAULT
+    """Sparse infill areas smaller than this are printed solid (PrusaSlicer's key)."""
+    gap_fill: bool = True
+    """Variable-width lines in gaps too narrow for a loop."""
+    skirt_loops: Annotated[int, Meta(ge=0, le=20)] = 1
+    skirt_distance_mm: Annotated[float, Meta(ge=0, le=50)] = 3.0
+    brim_width_mm: Annotated[float, Meta(ge=0, le=50)] = 0.0
+    perimeter_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 45.0
+    external_perimeter_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 30.0
+    infill_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 80.0
+    solid_infill_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 60.0
+    gap_fill_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 30.0
+    first_layer_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 20.0
+    skirt_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 30.0
+    travel_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 150.0
+    retract_mm: Annotated[float, Meta(ge=0, le=20)] = 0.8
+    retract_speed_mm_s: Annotated[float, Meta(gt=0, le=200)] = 35.0
+    retract_min_travel_mm: Annotated[float, Meta(ge=0, le=50)] = 1.5
+    fan_pct: Annotated[float, Meta(ge=0, le=100)] = 100.0
+    fan_off_layers: Annotated[int, Meta(ge=0, le=100)] = 1
+    """Layers printed with the fan off."""
+    min_layer_time_s: Annotated[float, Meta(ge=0, le=600)] = 5.0
+    min_print_speed_mm_s: Annotated[float, Meta(gt=0, le=1000)] = 10.0
+    nozzle_c: Annotated[float, Meta(ge=0, le=500)] = 210.0
+    bed_c: Annotated[float, Meta(ge=0, le=200)] = 60.0
     first_layer_nozzle_c: float | None = None
     first_layer_bed_c: float | None = None
 
 
-class Profile(_Model):
+class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A printer and a print profile, checked against each other."""
 
-    printer: PrinterProfile = PrinterProfile()
-    print: PrintProfile = PrintProfile()
+    printer: PrinterProfile = msgspec.field(default_factory=PrinterProfile)
+    print: PrintProfile = msgspec.field(default_factory=PrintProfile)
 
-    @model_validator(mode="after")
-    def _limits(self) -> Self:
+    def __post_init__(self) -> None:
+        self._limits()  # its ValueError is a msgspec.ValidationError out of msgspec.convert
+
+    def _limits(self) -> None:
         p, pr = self.printer, self.print
         for what, value in (("nozzle", pr.nozzle_c), ("first-layer nozzle", pr.first_layer_nozzle_c)):
             if value is not None and value > p.max_nozzle_c:
@@ -159,7 +169,6 @@ class Profile(_Model):
             for _, field, _, _ in string.Formatter().parse(template):
                 if field is not None and field not in TEMPLATE_FIELDS:
                     raise ValueError(f"{name} uses unknown placeholder {{{field}}}")
-        return self
 
     @property
     def line_width_mm(self) -> float:
@@ -323,11 +332,20 @@ def build_profile(*trees: dict[str, Any]) -> Profile:
     for tree in trees:
         merged = _merge(merged, tree)
     try:
-        return Profile.model_validate(merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ProfileError(f"profile: {where + ': ' if where else ''}{first['msg']}") from None
+        return msgspec.convert(merged, Profile, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProfileError(f"profile: {_say(str(exc))}") from None
+
+
+def _say(error: str) -> str:
+    """msgspec's ``Expected `int` >= 1 - at `$.print.perimeters``` as ``print.perimeters: Expected …``."""
+    message, _, where = error.partition(" - at `$")
+    where = where.rstrip("`").lstrip(".")
+    unknown = message.removeprefix("Object contains unknown field `")
+    if unknown != message:
+        where = f"{where}.{unknown.rstrip('`')}".lstrip(".")
+        message = "unknown setting (a typo?)"
+    return f"{where}: {message}" if where else message
 
 
 def load_profile(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Profile:

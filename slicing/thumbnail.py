@@ -1,16 +1,18 @@
 """A PNG preview of the mesh for printer screens: shaded, isometric, transparent background.
 
 Rendering is point splatting with a z-buffer, all numpy: each triangle gets sample points in proportion
-to its area on screen, the nearest sample of every pixel wins. Pillow only encodes the PNG.
+to its area on screen, the nearest sample of every pixel wins. The PNG is encoded here with zlib (the
+"Sub" filter on every row, computed in numpy): Pillow cost ~20 ms of start-up in every slicer run for
+two small images.
 """
 
 from __future__ import annotations
 
-import io
 import math
+import struct
+import zlib
 
 import numpy as np
-from PIL import Image
 
 from slicing.mesh_io import Mesh
 
@@ -79,7 +81,27 @@ def render(mesh: Mesh, width: int, height: int) -> np.ndarray:
     return image
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """(height, width, 4) uint8 → PNG bytes: 8-bit RGBA, every row "Sub"-filtered (each byte minus the same
+    byte of the pixel on its left, mod 256), deflated at level 9."""
+    height, width = rgba.shape[:2]
+    rows = np.ascontiguousarray(rgba, dtype=np.uint8).reshape(height, width * 4)
+    filtered = np.empty((height, width * 4 + 1), dtype=np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1:5] = rows[:, :4]
+    filtered[:, 5:] = rows[:, 4:] - rows[:, :-4]
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8 bits, RGBA, deflate, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
 def png(mesh: Mesh, width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(render(mesh, width, height), "RGBA").save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
+    return encode_png(render(mesh, width, height))

@@ -10,7 +10,17 @@ import numpy as np
 import pyclipper
 import pytest
 
-from slicing import gapfill, gcode_reader, load_profile, mesh_io, perimeters, polygons, repair, sections
+from slicing import (
+    gapfill,
+    gcode_reader,
+    load_profile,
+    mesh_io,
+    perimeters,
+    pipeline,
+    polygons,
+    repair,
+    sections,
+)
 from slicing.mesh_io import Mesh
 from slicing.pipeline import SliceResult, slice_mesh
 
@@ -351,3 +361,17 @@ def test_no_skin_ring_under_a_45_degree_slope() -> None:
     _, _, moves = _slice(frustum)
     skin = moves.extruding & moves.is_type("SKIN")
     assert set(np.unique(moves.layer[skin]).tolist()) == {0, 1, 2, 22, 23, 24}
+
+
+@pytest.mark.parametrize("pattern", ["grid", "rectilinear", "gyroid"])
+@pytest.mark.parametrize("mesh", [box((0, 0, 0), (20, 20, 12)), fins()], ids=["box", "fins"])
+def test_memoised_layers_are_the_layers_computed_again(
+    mesh: Mesh, pattern: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = load_profile(overrides={"print": {"infill_pattern": pattern, "min_layer_time_s": 30.0}})
+    placed = repair.place(repair.repair(mesh, "part")[0], (220.0, 220.0), 250.0)
+    memoised = slice_mesh(placed, profile, workers=1)
+    monkeypatch.setattr(pipeline, "MEMOISE", False)
+    again = slice_mesh(placed, profile, workers=1)
+    assert memoised.chunks[2:] == again.chunks[2:]  # after the header (thumbnails) and start script
+    assert memoised.chunks[0] == again.chunks[0]

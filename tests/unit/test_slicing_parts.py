@@ -9,8 +9,23 @@ import zipfile
 
 import numpy as np
 import pytest
+import typer
+import typer.main
+from PIL import Image
 
-from slicing import errors, estimate, mesh_io, planner, polygons, profiles, repair, sections
+from slicing import (
+    cli,
+    errors,
+    estimate,
+    mesh_io,
+    planner,
+    polygons,
+    profiles,
+    repair,
+    runner,
+    sections,
+    thumbnail,
+)
 from tests.unit.test_slicing_geometry import box
 
 
@@ -217,3 +232,86 @@ def test_assign_splits_a_region_by_island_even_for_an_island_in_a_hole() -> None
         assert part, "every island gets its part"
         assert polygons.area_mm2(polygons.difference(part, island)) == pytest.approx(0.0, abs=1e-6)
     assert sum(polygons.area_mm2(p) for p in parts) == pytest.approx(polygons.area_mm2(inside), rel=1e-6)
+
+
+def test_thumbnail_png_decodes_to_the_rendered_pixels() -> None:
+    for width, height in ((16, 16), (220, 124)):
+        pixels = thumbnail.render(CUBE, width, height)
+        decoded = Image.open(io.BytesIO(thumbnail.png(CUBE, width, height)))
+        assert decoded.mode == "RGBA" and decoded.size == (width, height)
+        assert np.array_equal(np.asarray(decoded), pixels)
+
+
+QUICK_ARGV = [
+    ["part.stl", "-o", "out.gcode"],
+    ["part.stl", "-o", "out.gcode", "--json", "--workers", "2", "--profile", "p.toml"],
+    [
+        "--output=out.gcode",
+        "part.stl",
+        "--layer-height",
+        "0.25",
+        "--first-layer-height",
+        "0.3",
+        "--perimeters",
+        "3",
+    ],
+    [
+        "part.stl",
+        "-o",
+        "o.gcode",
+        "--infill-density",
+        "30%",
+        "--infill-pattern",
+        "gyroid",
+        "--top-layers",
+        "4",
+    ],
+    [
+        "part.stl",
+        "-o",
+        "o.gcode",
+        "--bottom-layers",
+        "2",
+        "--nozzle",
+        "0.6",
+        "--nozzle-temp",
+        "205",
+        "--bed-temp",
+        "55",
+    ],
+    ["part.stl", "-o", "o.gcode", "--bed", "200x180", "--filament-diameter", "2.85", "--skirt-loops", "2"],
+    ["part.stl", "-o", "o.gcode", "--brim-width", "5"],
+]
+
+
+@pytest.mark.parametrize("argv", QUICK_ARGV)
+def test_quick_parser_reads_a_command_line_as_typer_does(argv: list[str]) -> None:
+    app = typer.Typer()
+    app.command()(cli.command)
+    typer_values = typer.main.get_command(app).make_context("slicing", list(argv)).params
+    assert runner.parse(list(argv)) == typer_values
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["part.stl"],
+        ["part.stl", "-o", "o.gcode", "--perimetrs", "3"],
+        ["part.stl", "-o", "o.gcode", "--perim", "3"],
+        ["part.stl", "-o", "o.gcode", "--perimeters", "2.5"],
+        ["part.stl", "-o", "o.gcode", "--infill-pattern", "honeycomb"],
+        ["part.stl", "-o", "o.gcode", "--workers", "0"],
+        ["part.stl", "-o", "."],
+    ],
+)
+def test_quick_parser_leaves_help_and_usage_errors_to_typer(argv: list[str]) -> None:
+    assert runner.parse(argv) is None
+
+
+def test_quick_parser_knows_every_option_of_the_typer_command() -> None:
+    app = typer.Typer(add_completion=False)  # --install/--show-completion: typer's own, left to typer
+    app.command()(cli.command)
+    typer_opts = {o for p in typer.main.get_command(app).params for o in p.opts}
+    quick_opts = {o for a in runner._parser()._actions for o in a.option_strings} | {"model"}
+    assert quick_opts == typer_opts
