@@ -8,7 +8,8 @@ A farm's cloud does not get its telemetry and its dashboards' requests in turns.
 machine (2 cores, shared by Mosquitto, the load generators, wrk and the cloud):
 
   1. Mosquitto on a free loopback port; the organisation and ``--printers`` printers in the database;
-     the cloud (``--replicas`` processes sharing the ingest subscription); wrk drives replica 0.
+     the cloud (``--replicas`` processes sharing the ingest subscription); one wrk a replica, the
+     connections split between them (as nginx spreads them in docker-compose.yml).
   2. *ingest alone*: tele at 1 Hz + state on change for every printer (``bench.cloud_ingest``'s
      generators), ingested msg/s from the cloud's own counter, publish-to-visible-in-API latency of
      probe printers (a state every 100 ms, polled through ``GET /api/fleet/printers``);
@@ -108,19 +109,23 @@ class Rig:
         if traffic:
             generators = ingest.start_generators(args, self.mqtt_port, args.warmup_seconds + args.seconds + 2)
             time.sleep(args.warmup_seconds)
-        wrk_result: dict[str, float] = {}
-        wrk_thread = None
+        wrk_results: list[dict[str, float]] = []
+        wrk_threads: list[threading.Thread] = []
         if api:
-            url = f"{self.urls[0]}/api/fleet/summary"
+            # One wrk per replica with its share of the connections, as nginx spreads them in compose.
+            per = max(1, args.connections // len(self.urls))
+            for url in self.urls:
 
-            def drive() -> None:
-                wrk_result.update(run_wrk(url, self.token, int(args.seconds), args.connections, self.script))
+                def drive(url: str = url) -> None:
+                    wrk_results.append(
+                        run_wrk(f"{url}/api/fleet/summary", self.token, int(args.seconds), per, self.script)
+                    )
 
-            wrk_thread = threading.Thread(target=drive, daemon=True)
+                wrk_threads.append(threading.Thread(target=drive, daemon=True))
         messages = "threedpot_cloud_ingest_messages_total"
         count0, cpu0, t0 = self.scrape(messages), self.cpu(), time.monotonic()
-        if wrk_thread is not None:
-            wrk_thread.start()
+        for thread in wrk_threads:
+            thread.start()
         if traffic:
             latencies, sent = asyncio.run(
                 ingest.probe_latencies(self.urls[0], self.mqtt_port, args.probes, args.seconds)
@@ -128,8 +133,8 @@ class Rig:
             quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
             phase.visible_p50_s, phase.visible_p99_s = quantiles[49], quantiles[98]
             phase.probes_seen, phase.probes_sent = len(latencies), sent
-        if wrk_thread is not None:
-            wrk_thread.join()
+        for thread in wrk_threads:
+            thread.join()
         elapsed = time.monotonic() - t0
         phase.cpu_cloud_pct = 100 * (self.cpu() - cpu0) / elapsed
         if traffic:
@@ -137,11 +142,11 @@ class Rig:
             phase.dropped = self.scrape("threedpot_cloud_ingest_dropped_total")
         for process in generators:
             process.wait()
-        if wrk_result:
-            phase.summary_req_s = wrk_result["requests"] / wrk_result["seconds"]
-            phase.summary_p95_ms = wrk_result["p95_ms"]
-            phase.summary_p99_ms = wrk_result["p99_ms"]
-            phase.http_errors = int(wrk_result["errors"])
+        if wrk_results:  # replicas' rates add up; their worst p95/p99 stands for all
+            phase.summary_req_s = sum(r["requests"] / r["seconds"] for r in wrk_results)
+            phase.summary_p95_ms = max(r["p95_ms"] for r in wrk_results)
+            phase.summary_p99_ms = max(r["p99_ms"] for r in wrk_results)
+            phase.http_errors = sum(int(r["errors"]) for r in wrk_results)
         return phase
 
 

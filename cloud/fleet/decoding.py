@@ -15,6 +15,8 @@ reason              when
 ``pid_mismatch``    the payload names a printer (``pid`` / ``printer_id``) other than the
                     topic's: a device publishing as another one
 ``inbox_overflow``  counted by the shell: the MQTT inbox was full (writer far behind)
+``tele_shed``       counted by the shell: a ``tele`` skipped while the inbox is backlogged, so
+                    states, events and acks stay fresh (the next ``tele`` supersedes it)
 ``write_error``     counted by the shell: the database refused the row itself
 ==================  ==================================================================
 """
@@ -48,6 +50,7 @@ class DropReason(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     PID_MISMATCH = "pid_mismatch"
     INBOX_OVERFLOW = "inbox_overflow"
+    TELE_SHED = "tele_shed"
     WRITE_ERROR = "write_error"
 
 

@@ -15,6 +15,9 @@ then calls the registered ``IngestHooks`` with what was stored for the first tim
 
 Flow control: aiomqtt's inbox holds at most ``inbox_max_messages`` (beyond that a message is dropped
 and counted as ``inbox_overflow`` — aiomqtt has already acknowledged it, so it cannot be refused);
+while more than ``shed_tele_backlog`` wait there, ``tele`` messages are skipped undecoded and counted
+(``tele_shed``): one second's telemetry is superseded by the next, and a state, event or ack must not
+wait behind seconds of it (measured with ``make bench-load``, where the API shares the process);
 between the reader and the writer at most ``max_pending_batches`` closed batches wait, and the reader
 waits (counted) when they are all taken. A lost broker is retried with jittered exponential backoff,
 one log line when the outage starts and one when it ends; a database error is retried the same way
@@ -41,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from cloud.db import Database
 from cloud.db.availability import database_unavailable
 from cloud.fleet.batching import Batch, Batcher
+from cloud.fleet.bursts import read_in_bursts
 from cloud.fleet.decoding import INGEST_KINDS, Decoder, Dropped, DropReason
 from cloud.fleet.enrolled import EnrolledPrinters
 from cloud.fleet.hooks import IngestHooks
@@ -53,6 +57,8 @@ log = logging.getLogger(__name__)
 
 DROP_LOG_INTERVAL_S: Final = 60.0
 SHARED: Final = "shared"
+TELE_SUFFIX: Final = "/" + TopicKind.TELE.value
+SHED_DETAIL: Final = "%d telemetry messages skipped while the inbox was backlogged"
 PRESENCE: Final = "presence"
 
 
@@ -184,6 +190,7 @@ class FleetIngest:
             overflow = self.metrics.dropped.labels(reason=DropReason.INBOX_OVERFLOW.value).inc
             try:
                 async with self._client(name, _inbox_type(overflow, inboxes)) as client:
+                    read_in_bursts(client)
                     for topic_filter in filters:
                         await client.subscribe(topic_filter, qos=1)
                     connected.set(1)
@@ -214,21 +221,30 @@ class FleetIngest:
         decode = self.decoder.decode
         enrolled = self.enrolled
         batcher = self.batcher
+        shed_above = self.options.shed_tele_backlog or None
+        shed = 0
         async for first in client.messages:
             message = first
             while True:
-                payload = message.payload
-                item = decode(message.topic.value, payload if isinstance(payload, bytes) else b"", enrolled)
-                if isinstance(item, Dropped):
-                    if item.reason is DropReason.UNKNOWN_PRINTER and await self._enrolled_now(item.pid):
-                        continue  # the same message again, now that its printer is known
-                    self._drop(item)
-                elif batcher.add_nowait(item):
-                    await batcher.hand_off()
+                topic = message.topic.value
+                if shed_above is not None and topic.endswith(TELE_SUFFIX) and inbox.qsize() > shed_above:
+                    shed += 1
+                else:
+                    payload = message.payload
+                    item = decode(topic, payload if isinstance(payload, bytes) else b"", enrolled)
+                    if isinstance(item, Dropped):
+                        if item.reason is DropReason.UNKNOWN_PRINTER and await self._enrolled_now(item.pid):
+                            continue  # the same message again, now that its printer is known
+                        self._drop(item)
+                    elif batcher.add_nowait(item):
+                        await batcher.hand_off()
                 try:
                     message = inbox.get_nowait()
                 except asyncio.QueueEmpty:
                     break
+            if shed:
+                self._drop(Dropped(DropReason.TELE_SHED, None, SHED_DETAIL % shed), shed)
+                shed = 0
 
     async def _enrolled_now(self, pid: str | None) -> bool:
         if pid is None:

@@ -390,3 +390,53 @@ async def test_acks_are_stored_and_hooks_called_and_a_failing_hook_is_counted(
         ("cmd-1", "received", None),
         ("cmd-2", "rejected", "bad_signature"),
     ]
+
+
+async def test_a_telemetry_backlog_is_shed_and_counted_while_states_and_events_go_through(
+    cloud_factory: CloudFactory, mosquitto: MosquittoBroker, mqtt_client_factory: ClientFactory
+) -> None:
+    """5,000 tele in one burst (mosquitto_pub -l, as fast as the broker takes them) against a shedding
+    threshold of 50: some are skipped and counted, every one is either ingested or counted, and the
+    state and event published right after the burst are stored."""
+    ingest = {**FAST_INGEST, "share_group": f"g{uuid.uuid4().hex[:8]}", "shed_tele_backlog": 50}
+    cloud = await ingest_cloud(cloud_factory, mosquitto, ingest=ingest)
+    printer = await fake_printer(cloud, mqtt_client_factory)
+    burst = 5_000
+    lines = b"".join(
+        encode(Telemetry(ts=now_ms(), seq=i, temps={"tool0": HeaterReading(actual=215.0, target=215.0)}))
+        + b"\n"
+        for i in range(1, burst + 1)
+    )
+    publisher = await asyncio.create_subprocess_exec(
+        "mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), "-q", "0", "-l",
+        "-t", printer.topics.tele(printer.pid),
+        stdin=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await publisher.communicate(lines)
+    assert publisher.returncode == 0
+    await printer.state(seq=burst + 1, tool_c=220.0)
+    await printer.raw(
+        "evt", encode(Event(ts=now_ms(), event_id="evt-after-burst", seq=1, event_type=EventType.JOB_QUEUED))
+    )
+    metrics = metrics_of(cloud)
+
+    async def all_accounted() -> bool:
+        ingested = sample(metrics.messages, kind="tele")
+        shed = sample(metrics.dropped, reason="tele_shed")
+        return ingested + shed == burst
+
+    await eventually(all_accounted, timeout_s=30, what="every tele ingested or counted as shed")
+    shed = sample(metrics.dropped, reason="tele_shed")
+    print(f"tele shed: {shed:.0f} of {burst}")
+    assert 0 < shed < burst
+    events = await eventually(lambda: _events_if(cloud, printer.pid, 1), what="the event after the burst")
+    assert events[0]["event_id"] == "evt-after-burst"
+    stored = await eventually(
+        lambda: _state_seq_at_least(cloud, printer.pid, burst + 1), what="the state after the burst"
+    )
+    assert stored["seq"] == burst + 1
+
+
+async def _state_seq_at_least(cloud: CloudHarness, pid: str, seq: int) -> dict[str, Any] | None:
+    printer = await _printer(cloud, pid)
+    return printer if (printer.get("seq") or 0) >= seq else None
