@@ -217,9 +217,9 @@ class IngestSettings(BaseModel):
     (settings file, environment or argument); ``true`` / ``false`` force it on or off.
     ``share_group``: the MQTT 5 shared-subscription group replicas split the load in; empty for a
     plain subscription (one replica only, or a broker without shared subscriptions).
-    ``shed_tele_backlog``: while more messages than this wait in the inbox (about 2 s of 10,000
-    printers), ``tele`` is skipped and counted (``tele_shed``) so that states, events and acks do not
-    queue behind telemetry the next second replaces; 0 never sheds.
+    ``shed_tele_after_s``: a ``tele`` that waited longer than this in the inbox is skipped and counted
+    (``tele_shed``): the printer's next one (1 Hz) has arrived behind it, and states, events and acks must
+    not queue behind telemetry that is already stale; 0 never sheds.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -231,7 +231,7 @@ class IngestSettings(BaseModel):
     batch_max_delay_s: Annotated[float, Field(gt=0, le=10)] = 0.05
     max_pending_batches: Annotated[int, Field(ge=1, le=1_000)] = 8
     inbox_max_messages: Annotated[int, Field(ge=100, le=10_000_000)] = 200_000
-    shed_tele_backlog: Annotated[int, Field(ge=0, le=10_000_000)] = 20_000
+    shed_tele_after_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
     persistent_session: bool = Field(
         default=False,
         description="keep the broker session across reconnects (client id = client_id, unique per replica)",

@@ -15,7 +15,7 @@ reason              when
 ``pid_mismatch``    the payload names a printer (``pid`` / ``printer_id``) other than the
                     topic's: a device publishing as another one
 ``inbox_overflow``  counted by the shell: the MQTT inbox was full (writer far behind)
-``tele_shed``       counted by the shell: a ``tele`` skipped while the inbox is backlogged, so
+``tele_shed``       counted by the shell: a ``tele`` that waited too long in the inbox, skipped so
                     states, events and acks stay fresh (the next ``tele`` supersedes it)
 ``write_error``     counted by the shell: the database refused the row itself
 ==================  ==================================================================

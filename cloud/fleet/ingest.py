@@ -15,9 +15,9 @@ then calls the registered ``IngestHooks`` with what was stored for the first tim
 
 Flow control: aiomqtt's inbox holds at most ``inbox_max_messages`` (beyond that a message is dropped
 and counted as ``inbox_overflow`` — aiomqtt has already acknowledged it, so it cannot be refused);
-while more than ``shed_tele_backlog`` wait there, ``tele`` messages are skipped undecoded and counted
-(``tele_shed``): one second's telemetry is superseded by the next, and a state, event or ack must not
-wait behind seconds of it (measured with ``make bench-load``, where the API shares the process);
+a ``tele`` that waited there longer than ``shed_tele_after_s`` is skipped undecoded and counted
+(``tele_shed``): the printer's next one has arrived, and a state, event or ack must not wait behind
+seconds of stale telemetry (``make bench-load``, where the API shares the process and the machine);
 between the reader and the writer at most ``max_pending_batches`` closed batches wait, and the reader
 waits (counted) when they are all taken. A lost broker is retried with jittered exponential backoff,
 one log line when the outage starts and one when it ends; a database error is retried the same way
@@ -33,6 +33,7 @@ import random
 import ssl
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 DROP_LOG_INTERVAL_S: Final = 60.0
 SHARED: Final = "shared"
 TELE_SUFFIX: Final = "/" + TopicKind.TELE.value
-SHED_DETAIL: Final = "%d telemetry messages skipped while the inbox was backlogged"
+SHED_DETAIL: Final = "%d telemetry messages skipped, stale after waiting in the inbox"
 PRESENCE: Final = "presence"
 
 
@@ -80,22 +81,43 @@ class Backoff:
 
 
 def _inbox_type(
-    on_overflow: Callable[[], None], created: list[asyncio.Queue[aiomqtt.Message]]
+    on_overflow: Callable[[], None], created: list[Inbox]
 ) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """An aiomqtt ``queue_type`` we can drain in bulk, which counts (not logs) each overflow."""
+    """An aiomqtt ``queue_type`` that counts (not logs) each overflow; see ``Inbox``."""
 
-    class Inbox(asyncio.Queue[aiomqtt.Message]):
+    class CountingInbox(Inbox):
         def __init__(self, maxsize: int = 0) -> None:
-            super().__init__(maxsize)
+            super().__init__(maxsize, on_overflow)
             created.append(self)
 
-        def put_nowait(self, item: aiomqtt.Message) -> None:
-            if self.full():
-                on_overflow()
-                return
-            super().put_nowait(item)
+    return CountingInbox
 
-    return Inbox
+
+class Inbox(asyncio.Queue[aiomqtt.Message]):
+    """aiomqtt's queue of received messages, drained in bulk; remembers when each one arrived, so the
+    reader knows how long the message it just took had waited (``waited_s``)."""
+
+    def __init__(self, maxsize: int, on_overflow: Callable[[], None]) -> None:
+        super().__init__(maxsize)
+        self._on_overflow = on_overflow
+        self._arrived: deque[float] = deque()
+        self.taken_arrived_s = 0.0
+
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        if self.full():
+            self._on_overflow()
+            return
+        super().put_nowait(item)
+        self._arrived.append(time.monotonic())
+
+    def get_nowait(self) -> aiomqtt.Message:
+        item = super().get_nowait()
+        self.taken_arrived_s = self._arrived.popleft()
+        return item
+
+    def waited_s(self, now_s: float) -> float:
+        """How long the message taken last had waited here, at ``now_s``."""
+        return now_s - self.taken_arrived_s
 
 
 def transient(exc: BaseException) -> bool:
@@ -186,7 +208,7 @@ class FleetIngest:
         connected = self.metrics.connected.labels(connection=name)
         reconnects = self.metrics.reconnects.labels(connection=name)
         while True:
-            inboxes: list[asyncio.Queue[aiomqtt.Message]] = []
+            inboxes: list[Inbox] = []
             overflow = self.metrics.dropped.labels(reason=DropReason.INBOX_OVERFLOW.value).inc
             try:
                 async with self._client(name, _inbox_type(overflow, inboxes)) as client:
@@ -216,18 +238,23 @@ class FleetIngest:
                     )
                 await asyncio.sleep(backoff.next_delay_s())
 
-    async def _read(self, client: aiomqtt.Client, inbox: asyncio.Queue[aiomqtt.Message]) -> None:
+    async def _read(self, client: aiomqtt.Client, inbox: Inbox) -> None:
         """Every message until the connection drops (``MqttError``); drains bursts without a task each."""
         decode = self.decoder.decode
         enrolled = self.enrolled
         batcher = self.batcher
-        shed_above = self.options.shed_tele_backlog or None
+        shed_after_s = self.options.shed_tele_after_s or None
+        clock = time.monotonic
         shed = 0
         async for first in client.messages:
             message = first
             while True:
                 topic = message.topic.value
-                if shed_above is not None and topic.endswith(TELE_SUFFIX) and inbox.qsize() > shed_above:
+                if (
+                    shed_after_s is not None
+                    and topic.endswith(TELE_SUFFIX)
+                    and inbox.waited_s(clock()) > shed_after_s
+                ):
                     shed += 1
                 else:
                     payload = message.payload

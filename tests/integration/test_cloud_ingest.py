@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cloud.fleet.hooks import IngestedAck, IngestedEvent
 from cloud.fleet.metrics import FleetMetrics
@@ -392,32 +393,39 @@ async def test_acks_are_stored_and_hooks_called_and_a_failing_hook_is_counted(
     ]
 
 
-async def test_a_telemetry_backlog_is_shed_and_counted_while_states_and_events_go_through(
+async def test_stale_telemetry_is_shed_and_counted_while_states_and_events_go_through(
     cloud_factory: CloudFactory, mosquitto: MosquittoBroker, mqtt_client_factory: ClientFactory
 ) -> None:
-    """5,000 tele in one burst (mosquitto_pub -l, as fast as the broker takes them) against a shedding
-    threshold of 50: some are skipped and counted, every one is either ingested or counted, and the
-    state and event published right after the burst are stored."""
-    ingest = {**FAST_INGEST, "share_group": f"g{uuid.uuid4().hex[:8]}", "shed_tele_backlog": 50}
+    """The database stalls (the telemetry table locked for 1.5 s) while 3,000 tele arrive in one burst
+    (mosquitto_pub -l): the reader waits behind the writer, the inbox fills, and once the lock goes every
+    tele that waited more than 0.3 s is skipped and counted. Every tele is either ingested or counted, and
+    the state and event published after the burst are stored."""
+    ingest = {
+        **FAST_INGEST,
+        "share_group": f"g{uuid.uuid4().hex[:8]}",
+        "shed_tele_after_s": 0.3,
+        "max_pending_batches": 1,
+        "batch_max_items": 100,
+    }
     cloud = await ingest_cloud(cloud_factory, mosquitto, ingest=ingest)
     printer = await fake_printer(cloud, mqtt_client_factory)
-    burst = 5_000
+    burst = 3_000
     lines = b"".join(
         encode(Telemetry(ts=now_ms(), seq=i, temps={"tool0": HeaterReading(actual=215.0, target=215.0)}))
         + b"\n"
         for i in range(1, burst + 1)
     )
-    publisher = await asyncio.create_subprocess_exec(
-        "mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), "-q", "0", "-l",
-        "-t", printer.topics.tele(printer.pid),
-        stdin=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    await publisher.communicate(lines)
-    assert publisher.returncode == 0
-    await printer.state(seq=burst + 1, tool_c=220.0)
-    await printer.raw(
-        "evt", encode(Event(ts=now_ms(), event_id="evt-after-burst", seq=1, event_type=EventType.JOB_QUEUED))
-    )
+    async with _telemetry_locked(cloud, hold_s=1.5):
+        publisher = await asyncio.create_subprocess_exec(
+            "mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), "-q", "0", "-l",
+            "-t", printer.topics.tele(printer.pid),
+            stdin=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await publisher.communicate(lines)
+        assert publisher.returncode == 0
+        await printer.state(seq=burst + 1, tool_c=220.0)
+        event = Event(ts=now_ms(), event_id="evt-after-burst", seq=1, event_type=EventType.JOB_QUEUED)
+        await printer.raw("evt", encode(event))
     metrics = metrics_of(cloud)
 
     async def all_accounted() -> bool:
@@ -435,6 +443,32 @@ async def test_a_telemetry_backlog_is_shed_and_counted_while_states_and_events_g
         lambda: _state_seq_at_least(cloud, printer.pid, burst + 1), what="the state after the burst"
     )
     assert stored["seq"] == burst + 1
+
+
+@contextlib.asynccontextmanager
+async def _telemetry_locked(cloud: CloudHarness, hold_s: float) -> AsyncIterator[None]:
+    """Writers to the telemetry table wait (SQLite: another connection's write transaction; PostgreSQL:
+    LOCK TABLE) until ``hold_s`` after entering, whatever the body does meanwhile."""
+    database = cloud.services.database
+    if database.dialect == "sqlite":
+        path = database.url.database
+        assert path is not None
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            await asyncio.sleep(hold_s)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        return
+    async with database.engine.connect() as conn:
+        await conn.execute(text("LOCK TABLE fleet_telemetry IN EXCLUSIVE MODE"))
+        try:
+            yield
+            await asyncio.sleep(hold_s)
+        finally:
+            await conn.rollback()
 
 
 async def _state_seq_at_least(cloud: CloudHarness, pid: str, seq: int) -> dict[str, Any] | None:
