@@ -237,7 +237,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
 
     pattern_key = pr.infill_pattern is InfillPattern.GYROID
     geometry: dict[tuple[object, ...], tuple[list[perimeters.IslandWalls], list[IslandFill]]] = {}
-    planned: dict[tuple[object, ...], Moves] = {}
+    planned: dict[tuple[object, ...], tuple[Moves, FloatArray]] = {}
     results: list[LayerResult] = []
     here = job.start_xyz
     for index in range(job.first, job.stop):
@@ -263,24 +263,27 @@ def _run_job(job: _Job) -> list[LayerResult]:
             pieces = layer_pieces(walls, fills, skirt, here[:2])
             outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
             moves = plan_layer(pieces, z, height, here, loop_edges(outer), profile, index == 0)
+            times = moves.times_s(here, profile)
             if index > 0:
-                planned[move_key] = moves
+                planned[move_key] = (moves, times)
         else:
             # The same moves but for z: every row is at this layer's z except the first (the retract,
-            # at the start point), which is all plan_layer does with z.
-            same = planned[move_key]
+            # at the start point), which is all plan_layer does with z. So the moves' deltas, and their
+            # times, are the same to the bit (the key holds the start's x, y and its height below z).
+            same, times = planned[move_key]
             xyz = same.xyz.copy()
             xyz[:, 2] = z
             xyz[0, 2] = here[2]
             moves = Moves(xyz, same.e, same.feed, same.kind, same.feature)
-        results.append(_layer_result(index, z, moves, here, profile))
+        results.append(_layer_result(index, z, moves, here, times, profile))
         here = moves.xyz[-1].copy()
     return results
 
 
-def _layer_result(index: int, z: float, moves: Moves, start: FloatArray, profile: Profile) -> LayerResult:
+def _layer_result(
+    index: int, z: float, moves: Moves, start: FloatArray, times: FloatArray, profile: Profile
+) -> LayerResult:
     text = gcode_writer.layer_text(index, z, moves, _fan(index, profile))
-    times = moves.times_s(start, profile)
     ext = moves.kind == EXTRUDE
     bounds = None
     if ext.any():
