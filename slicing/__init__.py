@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slicing.errors import SliceError
-from slicing.pipeline import SliceResult, slice_file, slice_mesh
-from slicing.profiles import Profile, load_profile
-
 if TYPE_CHECKING:
+    from slicing.errors import SliceError
+    from slicing.pipeline import SliceResult, slice_file, slice_mesh
+    from slicing.profiles import Profile, load_profile
     from slicing.service import CloudSlicer, cloud_slicer
 
 __all__ = [
@@ -33,12 +32,24 @@ __all__ = [
     "slice_mesh",
 ]
 
+_HOME = {
+    "SliceError": "slicing.errors",
+    "SliceResult": "slicing.pipeline",
+    "slice_file": "slicing.pipeline",
+    "slice_mesh": "slicing.pipeline",
+    "Profile": "slicing.profiles",
+    "load_profile": "slicing.profiles",
+    "CloudSlicer": "slicing.service",
+    "cloud_slicer": "slicing.service",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # The cloud's entry points load `slicing.service` (and asyncio with it, ~10 ms) on first use, so
-    # `python -m slicing` does not pay for them at start-up.
-    if name in ("CloudSlicer", "cloud_slicer"):
-        from slicing import service  # noqa: PLC0415 - cloud only, see above
+    # Every name is loaded on first use. `python -m slicing` imports this package before its __main__, which
+    # must run before numpy loads (see slicing/__main__.py); the cloud's entry points (`slicing.service`,
+    # asyncio with it, ~10 ms) are not paid for by the command line.
+    if name in _HOME:
+        import importlib  # noqa: PLC0415 - see above
 
-        return getattr(service, name)
+        return getattr(importlib.import_module(_HOME[name]), name)
     raise AttributeError(f"module 'slicing' has no attribute {name!r}")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from slicing.errors import MeshError, TruncatedFile, UnsupportedFormat
+
+if TYPE_CHECKING:
+    import zipfile
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -179,6 +181,10 @@ def read_3mf(data: bytes, name: str = "model.3mf") -> Mesh:
     Nothing is extracted to disk (entry names, ``../`` included, are only compared); the archive may
     hold at most `MAX_3MF_ENTRIES` entries and its model part inflates to at most `MAX_3MF_MODEL_BYTES`.
     """
+    # Imported here: zipfile and the XML parser cost ~6 ms at every start, and only a 3MF needs them.
+    import zipfile  # noqa: PLC0415 - see above
+    from xml.etree import ElementTree  # noqa: PLC0415
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,15 +82,28 @@ class SliceResult:
     def write(self, out: Path) -> None:
         """Write atomically: a temporary file beside ``out`` renamed over it, nothing left on failure."""
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        fd, tmp = _create_beside(out)
         try:
             with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
                 fh.writelines(self.chunks)
-            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, out)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
+
+
+def _create_beside(out: Path) -> tuple[int, Path]:
+    """A new file ``.NAME.PID.N.part`` beside ``out``, opened for writing, mode 0o666 less the umask (what
+    ``out`` would get). O_EXCL: never an existing file or symlink. (tempfile.mkstemp did this with a random
+    name and mode 0o600 plus a chmod, but importing tempfile cost ~3 ms at every start.)"""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for n in range(1000):
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.{n}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{out}: no free temporary name beside it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +118,6 @@ class _Job:
     heights: FloatArray
     profile: Profile
     start_xyz: FloatArray | None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_and_place(model: Path, profile: Profile) -> tuple[Mesh, repair.RepairReport]:
@@ -231,7 +237,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
 
     pattern_key = pr.infill_pattern is InfillPattern.GYROID
     geometry: dict[tuple[object, ...], tuple[list[perimeters.IslandWalls], list[IslandFill]]] = {}
-    planned: dict[tuple[object, ...], Moves] = {}
+    planned: dict[tuple[object, ...], tuple[Moves, FloatArray]] = {}
     results: list[LayerResult] = []
     here = job.start_xyz
     for index in range(job.first, job.stop):
@@ -257,24 +263,27 @@ def _run_job(job: _Job) -> list[LayerResult]:
             pieces = layer_pieces(walls, fills, skirt, here[:2])
             outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
             moves = plan_layer(pieces, z, height, here, loop_edges(outer), profile, index == 0)
+            times = moves.times_s(here, profile)
             if index > 0:
-                planned[move_key] = moves
+                planned[move_key] = (moves, times)
         else:
             # The same moves but for z: every row is at this layer's z except the first (the retract,
-            # at the start point), which is all plan_layer does with z.
-            same = planned[move_key]
+            # at the start point), which is all plan_layer does with z. So the moves' deltas, and their
+            # times, are the same to the bit (the key holds the start's x, y and its height below z).
+            same, times = planned[move_key]
             xyz = same.xyz.copy()
             xyz[:, 2] = z
             xyz[0, 2] = here[2]
             moves = Moves(xyz, same.e, same.feed, same.kind, same.feature)
-        results.append(_layer_result(index, z, moves, here, profile))
+        results.append(_layer_result(index, z, moves, here, times, profile))
         here = moves.xyz[-1].copy()
     return results
 
 
-def _layer_result(index: int, z: float, moves: Moves, start: FloatArray, profile: Profile) -> LayerResult:
+def _layer_result(
+    index: int, z: float, moves: Moves, start: FloatArray, times: FloatArray, profile: Profile
+) -> LayerResult:
     text = gcode_writer.layer_text(index, z, moves, _fan(index, profile))
-    times = moves.times_s(start, profile)
     ext = moves.kind == EXTRUDE
     bounds = None
     if ext.any():

@@ -156,8 +156,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Formatter(argparse.HelpFormatter):
+    """A fixed width: argparse's default asks shutil for the terminal's (~1.5 ms to import shutil), and this
+    parser never prints help (typer does)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=100)
+
+
 def _parser() -> _Parser:
-    parser = _Parser(prog="slicing", add_help=False, allow_abbrev=False)
+    parser = _Parser(prog="slicing", add_help=False, allow_abbrev=False, formatter_class=_Formatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--profile", type=Path)
