@@ -174,6 +174,7 @@ def _layer_geometry(
     region: Region,
     inner_of: Callable[[int], Region | None],
     profile: Profile,
+    covered: skin.CoveredMemo | None = None,
 ) -> tuple[list[perimeters.IslandWalls], list[IslandFill]]:
     """Walls, gap fill, skin and infill of one layer (clipper units, not yet ordered)."""
     pr = profile.print
@@ -187,6 +188,7 @@ def _layer_geometry(
         pr.bottom_layers,
         pr.perimeters * w,
         pr.solid_infill_below_area_mm2,
+        covered,
     )
     fills: list[IslandFill] = []
     outlines = [island.outline for island in walls]
@@ -225,6 +227,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
     w = profile.line_width_mm
     regions = _shared_regions(job)
     inner_cache: dict[int, Region] = {}
+    covered: skin.CoveredMemo = {}  # keys are ids of inner_cache's regions, alive as long as it is
 
     def inner_of(layer: int) -> Region | None:
         k = layer - job.lo
@@ -252,7 +255,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
             z if pattern_key else None,
         )
         if geo_key not in geometry or not MEMOISE:
-            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile)
+            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile, covered)
         walls, fills = geometry[geo_key]
         if here is None:
             first = walls[0].outline[0][0] / polygons.SCALE if walls else np.zeros(2)
