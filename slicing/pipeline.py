@@ -174,13 +174,16 @@ def _layer_geometry(
     region: Region,
     inner_of: Callable[[int], Region | None],
     profile: Profile,
-    covered: skin.CoveredMemo | None = None,
+    memo: _IslandMemos | None = None,
 ) -> tuple[list[perimeters.IslandWalls], list[IslandFill]]:
-    """Walls, gap fill, skin and infill of one layer (clipper units, not yet ordered)."""
+    """Walls, gap fill, skin and infill of one layer (clipper units, not yet ordered). ``memo``: the
+    job's memos; an island whose inputs are exactly those of one met before reuses its work."""
     pr = profile.print
     w = profile.line_width_mm
-    overlap = pr.infill_overlap_pct / 100.0 * w
-    walls = perimeters.walls(region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner_of(index) or [])
+    memo_walls = memo.walls if memo is not None else None
+    walls = perimeters.walls(
+        region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner_of(index) or [], memo=memo_walls
+    )
     solid, sparse = skin.split(
         index,
         inner_of,
@@ -188,28 +191,60 @@ def _layer_geometry(
         pr.bottom_layers,
         pr.perimeters * w,
         pr.solid_infill_below_area_mm2,
-        covered,
+        memo.covered if memo is not None else None,
     )
     fills: list[IslandFill] = []
     outlines = [island.outline for island in walls]
     solid_of = polygons.assign(solid, outlines)
     sparse_of = polygons.assign(sparse, outlines)
+    gyroid = pr.infill_pattern is InfillPattern.GYROID
     for k, island in enumerate(walls):
-        gaps = gapfill.gap_lines(island.gaps, w, GAP_MIN_WIDTH, GAP_MAX_WIDTH * w) if island.gaps else []
-        if not island.inner:
-            fills.append(IslandFill([], [], gaps))
-            continue
-        s_isl, f_isl = solid_of[k], sparse_of[k]
-        skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
-        fill_lines = (
-            infill.sparse(
-                polygons.offset(f_isl, overlap), pr.infill_pattern, pr.infill_density_pct, w, index, z
+        key: tuple[object, ...] = ()
+        if memo is not None:
+            # What this island's fill depends on: its gaps, skin and sparse areas, and what the
+            # patterns vary with (layer parity: skin and rectilinear; z: gyroid).
+            key = (
+                perimeters.region_key(island.gaps),
+                bool(island.inner),
+                perimeters.region_key(solid_of[k]),
+                perimeters.region_key(sparse_of[k]),
+                index % 2,
+                z if gyroid else None,
             )
-            if f_isl
-            else []
-        )
-        fills.append(IslandFill(skin_lines, fill_lines, gaps))
+            if key in memo.fills:
+                fills.append(memo.fills[key])
+                continue
+        fills.append(_island_fill(island, solid_of[k], sparse_of[k], index, z, profile))
+        if memo is not None:
+            memo.fills[key] = fills[-1]
     return walls, fills
+
+
+@dataclass(slots=True)
+class _IslandMemos:
+    """A job's memos below the layer: walls and fill of single islands, skin's intersections."""
+
+    walls: perimeters.IslandMemo = field(default_factory=dict)
+    fills: dict[tuple[object, ...], IslandFill] = field(default_factory=dict)
+    covered: skin.CoveredMemo = field(default_factory=dict)
+
+
+def _island_fill(
+    island: perimeters.IslandWalls, s_isl: Region, f_isl: Region, index: int, z: float, profile: Profile
+) -> IslandFill:
+    pr = profile.print
+    w = profile.line_width_mm
+    overlap = pr.infill_overlap_pct / 100.0 * w
+    gaps = gapfill.gap_lines(island.gaps, w, GAP_MIN_WIDTH, GAP_MAX_WIDTH * w) if island.gaps else []
+    if not island.inner:
+        return IslandFill([], [], gaps)
+    skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
+    fill_lines = (
+        infill.sparse(polygons.offset(f_isl, overlap), pr.infill_pattern, pr.infill_density_pct, w, index, z)
+        if f_isl
+        else []
+    )
+    return IslandFill(skin_lines, fill_lines, gaps)
 
 
 def _run_job(job: _Job) -> list[LayerResult]:
@@ -227,7 +262,8 @@ def _run_job(job: _Job) -> list[LayerResult]:
     w = profile.line_width_mm
     regions = _shared_regions(job)
     inner_cache: dict[int, Region] = {}
-    covered: skin.CoveredMemo = {}  # keys are ids of inner_cache's regions, alive as long as it is
+    # Off with MEMOISE too. covered's keys are ids of inner_cache's regions, alive as long as it is.
+    memos = _IslandMemos() if MEMOISE else None
 
     def inner_of(layer: int) -> Region | None:
         k = layer - job.lo
@@ -255,7 +291,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
             z if pattern_key else None,
         )
         if geo_key not in geometry or not MEMOISE:
-            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile, covered)
+            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile, memos)
         walls, fills = geometry[geo_key]
         if here is None:
             first = walls[0].outline[0][0] / polygons.SCALE if walls else np.zeros(2)
