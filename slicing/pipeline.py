@@ -34,7 +34,7 @@ from slicing import (
 from slicing.errors import EmptyMesh
 from slicing.estimate import move_times
 from slicing.mesh_io import FloatArray, Mesh
-from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer
+from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer_timed
 from slicing.polygons import Region
 from slicing.profiles import InfillPattern, Profile
 from slicing.toolpath import IslandFill, layer_pieces
@@ -301,8 +301,8 @@ def _run_job(job: _Job) -> list[LayerResult]:
             skirt = _skirt(region, profile) if index == 0 else []
             pieces = layer_pieces(walls, fills, skirt, here[:2])
             outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
-            moves = plan_layer(pieces, z, height, here, loop_edges(outer), profile, index == 0)
-            times = moves.times_s(here, profile)
+            edges = loop_edges(outer)
+            moves, times = plan_layer_timed(pieces, z, height, here, edges, profile, index == 0)
             if index > 0:
                 planned[move_key] = (moves, times)
         else:
