@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from slicing import (
+    forkpool,
     gapfill,
     gcode_reader,
     gcode_writer,
@@ -403,14 +404,18 @@ def slice_mesh(
     t1 = time.perf_counter()
     done = 0
     results: list[LayerResult] = []
-    if use_pool:
+    if use_pool and forkpool.available():
+        for part in forkpool.imap_unordered(_run_job, jobs, cpus):
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, layers)
+    elif use_pool:
         # Imported here: the pool's modules cost ~15 ms of start-up that an inline run never uses.
         import concurrent.futures as cf  # noqa: PLC0415 - see above
         import multiprocessing  # noqa: PLC0415
 
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        context = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=cpus, mp_context=context) as pool:
             futures = {pool.submit(_run_job, job): job for job in jobs}
             for future in cf.as_completed(futures):
