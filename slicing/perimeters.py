@@ -41,7 +41,7 @@ def layer_region(loops: list[polygons.IntPath]) -> Region:
 
 def _inner(region: Region, count: int, width_mm: float) -> Region:
     r = INNER_OPEN * width_mm
-    return polygons.offset(polygons.offset(region, -(count * width_mm + r)), r)
+    return polygons.offset2(region, -(count * width_mm + r), r)
 
 
 IslandMemo = dict[tuple[object, ...], "IslandWalls"]
@@ -92,13 +92,14 @@ def _island_walls(island: Region, count: int, w: float, gaps: bool, given: Regio
     uncovered: Region = []
     band = island  # the area k widths in, loop k's to fill
     for k in range(count):
-        core = polygons.offset(island, -((k + 0.5) * w + r))
+        core = polygons.inset_paths(island, -((k + 0.5) * w + r))
         if not core:
             break
-        loops.append(polygons.offset(core, r))
+        grow = polygons.Offsets(core)  # the core's two or three offsets, handed to pyclipper once
+        loops.append(grow.grown(r))
         if gaps:
-            uncovered += _left_over(band, polygons.offset(core, r + 0.5 * w), w)
-            band = polygons.offset(core, r - 0.5 * w)
+            uncovered += _left_over(band, grow.grown(r + 0.5 * w), w)
+            band = grow.grown(r - 0.5 * w)
     island_inner: Region = []
     if len(loops) == count:
         island_inner = given if given is not None else _inner(island, count, w)

@@ -100,6 +100,39 @@ def _raw_offset(raw: list[RawPath], delta_mm: float, round_joins: bool = False) 
     return result
 
 
+def offset2(region: Region, first_mm: float, then_mm: float) -> Region:
+    """``offset(offset(region, first_mm), then_mm)`` (mitred), the region in between left in pyclipper's
+    form (no arrays made of it and lists made of them again): an opening, an inset rounded off, …"""
+    return Offsets(inset_paths(region, first_mm)).grown(then_mm)
+
+
+def inset_paths(region: Region, delta_mm: float) -> list[RawPath]:
+    """`offset` (mitred) as pyclipper gives it: paths of 3 points or more, lists of [x, y]."""
+    if not region or delta_mm == 0:
+        return _raw(region)
+    return [p for p in _raw_offset(_raw(region), delta_mm) if len(p) >= 3]
+
+
+class Offsets:
+    """Mitred offsets of one region given as `inset_paths` gave it: handed to pyclipper once for all of
+    them. ``Offsets(inset_paths(r, a)).grown(b)`` is ``offset(offset(r, a), b)``."""
+
+    def __init__(self, paths: list[RawPath]) -> None:
+        self._paths = paths
+        self._off = pyclipper.PyclipperOffset(_MITER_LIMIT, _ARC_TOLERANCE)
+        if paths:
+            self._off.AddPaths(paths, pyclipper.JT_MITER, pyclipper.ET_CLOSEDPOLYGON)
+
+    def grown(self, delta_mm: float) -> Region:
+        if not self._paths:
+            return []
+        if delta_mm == 0:
+            return _paths(self._paths)
+        # ClipperOffset.Execute starts afresh every time (it clears its output and offsets the paths
+        # added again; fixing their orientation, done each time, changes nothing the second time).
+        return _paths(self._off.Execute(delta_mm * SCALE))
+
+
 def clip_open(paths: list[IntPath], region: Region) -> list[IntPath]:
     """The parts of open ``paths`` inside ``region``."""
     if not paths or not region:

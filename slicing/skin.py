@@ -73,7 +73,7 @@ def split(
         bottom = polygons.difference(inner, below)
         solid = polygons.union(solid, bottom) if solid else bottom
     if solid and min_width_mm > 0:
-        solid = polygons.offset(polygons.offset(solid, -min_width_mm / 2), min_width_mm / 2)
+        solid = polygons.offset2(solid, -min_width_mm / 2, min_width_mm / 2)
         solid = polygons.intersection(solid, inner)
     sparse = polygons.difference(inner, solid) if solid else list(inner)
     if solid_below_area_mm2 > 0 and sparse:
