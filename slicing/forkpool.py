@@ -66,8 +66,12 @@ def _child(fn: Callable[[J], object], jobs: Sequence[J], cmd: int, res: int) -> 
         _write_all(res, _LENGTH.pack(len(payload)) + payload)
 
 
-def imap_unordered(fn: Callable[[J], R], jobs: Sequence[J], workers: int) -> Iterator[R]:
-    """``fn(job)`` for every job, in the order they finish, from up to ``workers`` forked children."""
+def imap_unordered(
+    fn: Callable[[J], R], jobs: Sequence[J], workers: int, meanwhile: Callable[[], object] | None = None
+) -> Iterator[R]:
+    """``fn(job)`` for every job, in the order they finish, from up to ``workers`` forked children.
+    ``meanwhile``: the parent's own work, run once the children have their first jobs (the parent
+    would only wait for them)."""
     workers = max(1, min(workers, len(jobs)))
     children: dict[int, tuple[int, int]] = {}  # result fd -> (pid, command fd)
     try:
@@ -95,6 +99,8 @@ def imap_unordered(fn: Callable[[J], R], jobs: Sequence[J], workers: int) -> Ite
         for _, cmd_w in children.values():
             _write_all(cmd_w, _INDEX.pack(next_job))
             next_job += 1
+        if meanwhile is not None:
+            meanwhile()
         busy = set(children)
         while busy:
             ready, _, _ = select.select(list(busy), [], [])
