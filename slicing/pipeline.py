@@ -182,9 +182,8 @@ def _layer_geometry(
     pr = profile.print
     w = profile.line_width_mm
     memo_walls = memo.walls if memo is not None else None
-    walls = perimeters.walls(
-        region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner_of(index) or [], memo=memo_walls
-    )
+    inner = inner_of(index) or []
+    walls = perimeters.walls(region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner, memo=memo_walls)
     solid, sparse = skin.split(
         index,
         inner_of,
@@ -197,7 +196,13 @@ def _layer_geometry(
     fills: list[IslandFill] = []
     outlines = [island.outline for island in walls]
     solid_of = polygons.assign(solid, outlines)
-    sparse_of = polygons.assign(sparse, outlines)
+    if len(sparse) == len(inner) and all(a is b for a, b in zip(sparse, inner, strict=True)):
+        # No skin (most layers): the sparse area is the inner region, which walls() split by island
+        # already (island.inner, where the island has all its loops; an island without them gets no
+        # fill, whatever its sparse area).
+        sparse_of = [island.inner for island in walls]
+    else:
+        sparse_of = polygons.assign(sparse, outlines)
     gyroid = pr.infill_pattern is InfillPattern.GYROID
     for k, island in enumerate(walls):
         key: tuple[object, ...] = ()
