@@ -41,44 +41,73 @@ def layer_region(loops: list[polygons.IntPath]) -> Region:
 
 def _inner(region: Region, count: int, width_mm: float) -> Region:
     r = INNER_OPEN * width_mm
-    return polygons.offset(polygons.offset(region, -(count * width_mm + r)), r)
+    return polygons.offset2(region, -(count * width_mm + r), r)
+
+
+IslandMemo = dict[tuple[object, ...], "IslandWalls"]
+"""`walls` of single islands by their exact paths (and inner region's, and the settings)."""
+
+
+def region_key(region: Region) -> tuple[bytes, ...]:
+    """A region's exact paths as a dict key: equal keys, equal int64 paths in the same order."""
+    return tuple(p.tobytes() for p in region)
 
 
 def walls(
-    section: Region, count: int, width_mm: float, *, gaps: bool = True, inner: Region | None = None
+    section: Region,
+    count: int,
+    width_mm: float,
+    *,
+    gaps: bool = True,
+    inner: Region | None = None,
+    memo: IslandMemo | None = None,
 ) -> list[IslandWalls]:
     """Perimeters of every island of ``section`` (and, with ``gaps``, what they leave uncovered).
 
     A loop that vanishes (a feature narrower than its inset) ends that island's perimeters; the island
     then has no inner region, and what is left inside the last loop is gap. ``inner``: the section's
     `inner_region` when the caller has it already (it is split by island instead of computed again).
+    ``memo``: an island whose paths (and inner region's) are the same as one's met before gets that
+    one's walls (a straight post beside a part whose sections differ from layer to layer).
     """
-    out: list[IslandWalls] = []
-    w = width_mm
-    r = LOOP_OPEN * w
     found = polygons.islands(section)
     inner_of = polygons.assign(inner, found) if inner is not None else None
-    for index, island in enumerate(found):
-        loops: list[Region] = []
-        uncovered: Region = []
-        band = island  # the area k widths in, loop k's to fill
-        for k in range(count):
-            core = polygons.offset(island, -((k + 0.5) * w + r))
-            if not core:
-                break
-            loops.append(polygons.offset(core, r))
-            if gaps:
-                uncovered += _left_over(band, polygons.offset(core, r + 0.5 * w), w)
-                band = polygons.offset(core, r - 0.5 * w)
-        island_inner: Region = []
-        if len(loops) == count:
-            island_inner = inner_of[index] if inner_of is not None else _inner(island, count, w)
-            if gaps and band:
-                uncovered += _left_over(band, island_inner, w)
-        elif gaps:
-            uncovered += band
-        out.append(IslandWalls(island, loops, island_inner, uncovered))
+    out: list[IslandWalls] = []
+    for k, island in enumerate(found):
+        given = inner_of[k] if inner_of is not None else None
+        if memo is None:
+            out.append(_island_walls(island, count, width_mm, gaps, given))
+            continue
+        key = (region_key(island), None if given is None else region_key(given), count, width_mm, gaps)
+        if key not in memo:
+            memo[key] = _island_walls(island, count, width_mm, gaps, given)
+        out.append(memo[key])
     return out
+
+
+def _island_walls(island: Region, count: int, w: float, gaps: bool, given: Region | None) -> IslandWalls:
+    """`walls` of one island; ``given``: its inner region, if the caller has it."""
+    r = LOOP_OPEN * w
+    loops: list[Region] = []
+    uncovered: Region = []
+    band = island  # the area k widths in, loop k's to fill
+    for k in range(count):
+        core = polygons.inset_paths(island, -((k + 0.5) * w + r))
+        if not core:
+            break
+        grow = polygons.Offsets(core)  # the core's two or three offsets, handed to pyclipper once
+        loops.append(grow.grown(r))
+        if gaps:
+            uncovered += _left_over(band, grow.grown(r + 0.5 * w), w)
+            band = grow.grown(r - 0.5 * w)
+    island_inner: Region = []
+    if len(loops) == count:
+        island_inner = given if given is not None else _inner(island, count, w)
+        if gaps and band:
+            uncovered += _left_over(band, island_inner, w)
+    elif gaps:
+        uncovered += band
+    return IslandWalls(island, loops, island_inner, uncovered)
 
 
 def _left_over(band: Region, covered: Region, width_mm: float) -> Region:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from slicing import (
+    forkpool,
     gapfill,
     gcode_reader,
     gcode_writer,
@@ -34,7 +35,7 @@ from slicing import (
 from slicing.errors import EmptyMesh
 from slicing.estimate import move_times
 from slicing.mesh_io import FloatArray, Mesh
-from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer
+from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer_timed
 from slicing.polygons import Region
 from slicing.profiles import InfillPattern, Profile
 from slicing.toolpath import IslandFill, layer_pieces
@@ -174,12 +175,15 @@ def _layer_geometry(
     region: Region,
     inner_of: Callable[[int], Region | None],
     profile: Profile,
+    memo: _IslandMemos | None = None,
 ) -> tuple[list[perimeters.IslandWalls], list[IslandFill]]:
-    """Walls, gap fill, skin and infill of one layer (clipper units, not yet ordered)."""
+    """Walls, gap fill, skin and infill of one layer (clipper units, not yet ordered). ``memo``: the
+    job's memos; an island whose inputs are exactly those of one met before reuses its work."""
     pr = profile.print
     w = profile.line_width_mm
-    overlap = pr.infill_overlap_pct / 100.0 * w
-    walls = perimeters.walls(region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner_of(index) or [])
+    memo_walls = memo.walls if memo is not None else None
+    inner = inner_of(index) or []
+    walls = perimeters.walls(region, pr.perimeters, w, gaps=pr.gap_fill, inner=inner, memo=memo_walls)
     solid, sparse = skin.split(
         index,
         inner_of,
@@ -187,27 +191,66 @@ def _layer_geometry(
         pr.bottom_layers,
         pr.perimeters * w,
         pr.solid_infill_below_area_mm2,
+        memo.covered if memo is not None else None,
     )
     fills: list[IslandFill] = []
     outlines = [island.outline for island in walls]
     solid_of = polygons.assign(solid, outlines)
-    sparse_of = polygons.assign(sparse, outlines)
+    if len(sparse) == len(inner) and all(a is b for a, b in zip(sparse, inner, strict=True)):
+        # No skin (most layers): the sparse area is the inner region, which walls() split by island
+        # already (island.inner, where the island has all its loops; an island without them gets no
+        # fill, whatever its sparse area).
+        sparse_of = [island.inner for island in walls]
+    else:
+        sparse_of = polygons.assign(sparse, outlines)
+    gyroid = pr.infill_pattern is InfillPattern.GYROID
     for k, island in enumerate(walls):
-        gaps = gapfill.gap_lines(island.gaps, w, GAP_MIN_WIDTH, GAP_MAX_WIDTH * w) if island.gaps else []
-        if not island.inner:
-            fills.append(IslandFill([], [], gaps))
-            continue
-        s_isl, f_isl = solid_of[k], sparse_of[k]
-        skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
-        fill_lines = (
-            infill.sparse(
-                polygons.offset(f_isl, overlap), pr.infill_pattern, pr.infill_density_pct, w, index, z
+        key: tuple[object, ...] = ()
+        if memo is not None:
+            # What this island's fill depends on: its gaps, skin and sparse areas, and what the
+            # patterns vary with (layer parity: skin and rectilinear; z: gyroid).
+            key = (
+                perimeters.region_key(island.gaps),
+                bool(island.inner),
+                perimeters.region_key(solid_of[k]),
+                perimeters.region_key(sparse_of[k]),
+                index % 2,
+                z if gyroid else None,
             )
-            if f_isl
-            else []
-        )
-        fills.append(IslandFill(skin_lines, fill_lines, gaps))
+            if key in memo.fills:
+                fills.append(memo.fills[key])
+                continue
+        fills.append(_island_fill(island, solid_of[k], sparse_of[k], index, z, profile))
+        if memo is not None:
+            memo.fills[key] = fills[-1]
     return walls, fills
+
+
+@dataclass(slots=True)
+class _IslandMemos:
+    """A job's memos below the layer: walls and fill of single islands, skin's intersections."""
+
+    walls: perimeters.IslandMemo = field(default_factory=dict)
+    fills: dict[tuple[object, ...], IslandFill] = field(default_factory=dict)
+    covered: skin.CoveredMemo = field(default_factory=dict)
+
+
+def _island_fill(
+    island: perimeters.IslandWalls, s_isl: Region, f_isl: Region, index: int, z: float, profile: Profile
+) -> IslandFill:
+    pr = profile.print
+    w = profile.line_width_mm
+    overlap = pr.infill_overlap_pct / 100.0 * w
+    gaps = gapfill.gap_lines(island.gaps, w, GAP_MIN_WIDTH, GAP_MAX_WIDTH * w) if island.gaps else []
+    if not island.inner:
+        return IslandFill([], [], gaps)
+    skin_lines = infill.solid(polygons.offset(s_isl, overlap), w, index) if s_isl else []
+    fill_lines = (
+        infill.sparse(polygons.offset(f_isl, overlap), pr.infill_pattern, pr.infill_density_pct, w, index, z)
+        if f_isl
+        else []
+    )
+    return IslandFill(skin_lines, fill_lines, gaps)
 
 
 def _run_job(job: _Job) -> list[LayerResult]:
@@ -225,6 +268,8 @@ def _run_job(job: _Job) -> list[LayerResult]:
     w = profile.line_width_mm
     regions = _shared_regions(job)
     inner_cache: dict[int, Region] = {}
+    # Off with MEMOISE too. covered's keys are ids of inner_cache's regions, alive as long as it is.
+    memos = _IslandMemos() if MEMOISE else None
 
     def inner_of(layer: int) -> Region | None:
         k = layer - job.lo
@@ -252,7 +297,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
             z if pattern_key else None,
         )
         if geo_key not in geometry or not MEMOISE:
-            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile)
+            geometry[geo_key] = _layer_geometry(index, z, region, inner_of, profile, memos)
         walls, fills = geometry[geo_key]
         if here is None:
             first = walls[0].outline[0][0] / polygons.SCALE if walls else np.zeros(2)
@@ -262,8 +307,8 @@ def _run_job(job: _Job) -> list[LayerResult]:
             skirt = _skirt(region, profile) if index == 0 else []
             pieces = layer_pieces(walls, fills, skirt, here[:2])
             outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
-            moves = plan_layer(pieces, z, height, here, loop_edges(outer), profile, index == 0)
-            times = moves.times_s(here, profile)
+            edges = loop_edges(outer)
+            moves, times = plan_layer_timed(pieces, z, height, here, edges, profile, index == 0)
             if index > 0:
                 planned[move_key] = (moves, times)
         else:
@@ -364,14 +409,29 @@ def slice_mesh(
     t1 = time.perf_counter()
     done = 0
     results: list[LayerResult] = []
-    if use_pool:
+    thumbs: list[str] = []
+
+    def make_thumbs() -> None:
+        thumbs[:] = [
+            gcode_writer.thumbnail_block(thumbnail.png(mesh, tw, th), tw, th) for tw, th in THUMBNAILS
+        ]
+
+    made_thumbs = False
+    if use_pool and forkpool.available():
+        # The thumbnails are drawn here while the children slice (on 2 cores, partly in a child's idle
+        # tail): "layers" in the timings then includes them.
+        made_thumbs = True
+        for part in forkpool.imap_unordered(_run_job, jobs, cpus, meanwhile=make_thumbs):
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, layers)
+    elif use_pool:
         # Imported here: the pool's modules cost ~15 ms of start-up that an inline run never uses.
         import concurrent.futures as cf  # noqa: PLC0415 - see above
         import multiprocessing  # noqa: PLC0415
 
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        context = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=cpus, mp_context=context) as pool:
             futures = {pool.submit(_run_job, job): job for job in jobs}
             for future in cf.as_completed(futures):
@@ -404,7 +464,8 @@ def slice_mesh(
         if boxes
         else np.zeros((2, 3))
     )
-    thumbs = [gcode_writer.thumbnail_block(thumbnail.png(mesh, tw, th), tw, th) for tw, th in THUMBNAILS]
+    if not made_thumbs:
+        make_thumbs()
     head = gcode_writer.header(profile, layers, total_time, filament, bounds, thumbs)
     timings["thumbnail+assembly"] = time.perf_counter() - t2
     chunks_out = [head, start_text, *body, end_text]

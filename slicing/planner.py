@@ -97,6 +97,20 @@ def plan_layer(
     first_layer: bool,
 ) -> Moves:
     """Moves of one layer starting at ``start`` (3,), retracted (every layer change retracts)."""
+    return plan_layer_timed(pieces, z_mm, height_mm, start, wall_edges, profile, first_layer)[0]
+
+
+def plan_layer_timed(
+    pieces: list[Piece],
+    z_mm: float,
+    height_mm: float,
+    start: FloatArray,
+    wall_edges: FloatArray,
+    profile: Profile,
+    first_layer: bool,
+) -> tuple[Moves, FloatArray]:
+    """`plan_layer` and its moves' `Moves.times_s` from ``start``: the minimum layer time check needs
+    those times, so they are computed once (again only when it slows the layer down)."""
     p = profile.print
     width = profile.line_width_mm
     e_per_mm = width * height_mm / profile.filament_area_mm2
@@ -106,13 +120,14 @@ def plan_layer(
 
     if not pieces:
         xyz = np.array([start, [start[0], start[1], z_mm]])
-        return Moves(
+        empty = Moves(
             xyz,
             np.array([-p.retract_mm, 0.0]),
             np.array([p.retract_speed_mm_s, z_feed]),
             np.array([RETRACT, LIFT], dtype=np.int8),
             np.array([-1, -1], dtype=np.int8),
         )
+        return empty, empty.times_s(start, profile)
     sizes = np.array([len(pc.points) for pc in pieces])
     pts = np.concatenate([pc.points for pc in pieces])
     first = np.cumsum(sizes) - sizes
@@ -177,27 +192,33 @@ def plan_layer(
     keep = ~((kind == EXTRUDE) & (e <= 0))
     if not keep.all():
         xyz, e, feed, kind, feature = xyz[keep], e[keep], feed[keep], kind[keep], feature[keep]
-    return slow_down(Moves(xyz, e, feed, kind, feature), start, profile)
+    return _slow_down_timed(Moves(xyz, e, feed, kind, feature), start, profile)
 
 
 def slow_down(moves: Moves, start: FloatArray, profile: Profile) -> Moves:
     """Stretch extrusion moves so the layer takes at least the minimum layer time (not below the minimum
     print speed); travels keep their speed."""
+    return _slow_down_timed(moves, start, profile)[0]
+
+
+def _slow_down_timed(moves: Moves, start: FloatArray, profile: Profile) -> tuple[Moves, FloatArray]:
+    """`slow_down` and the times of the moves it returns."""
     p = profile.print
-    if p.min_layer_time_s <= 0:
-        return moves
     times = moves.times_s(start, profile)
+    if p.min_layer_time_s <= 0:
+        return moves, times
     total = float(times.sum())
     if total >= p.min_layer_time_s or total <= 0:
-        return moves
+        return moves, times
     extruding = moves.kind == EXTRUDE
     t_ext = float(times[extruding].sum())
     if t_ext <= 0:
-        return moves
+        return moves, times
     factor = max((p.min_layer_time_s - (total - t_ext)) / t_ext, 1.0)
     feed = moves.feed.copy()
     feed[extruding] = np.maximum(
         np.minimum(feed[extruding] / factor, feed[extruding]), p.min_print_speed_mm_s
     )
     feed[extruding] = np.minimum(feed[extruding], moves.feed[extruding])
-    return Moves(moves.xyz, moves.e, feed, moves.kind, moves.feature)
+    slowed = Moves(moves.xyz, moves.e, feed, moves.kind, moves.feature)
+    return slowed, slowed.times_s(start, profile)

@@ -63,14 +63,18 @@ class IslandFill:
 def _loop_from(path_mm: FloatArray, near: FloatArray) -> FloatArray:
     """A closed loop (k, 2) rotated to start at its vertex nearest ``near``, first point repeated last."""
     i = int(np.argmin(((path_mm - near) ** 2).sum(axis=1)))
-    rolled = np.roll(path_mm, -i, axis=0)
-    return np.vstack([rolled, rolled[:1]])
+    return np.concatenate((path_mm[i:], path_mm[: i + 1]))  # np.roll by -i, then its first point again
 
 
 def _nearest_loops(loops: Region, pos: FloatArray, feature: Feature, out: list[Piece]) -> FloatArray:
     """Append ``loops`` greedily nearest-first; returns the new position."""
     left = [polygons.to_mm(p) for p in loops]
     while left:
+        if len(left) == 1:  # the usual case: nothing to choose from
+            loop = _loop_from(left.pop(), pos)
+            out.append(Piece(feature, loop))
+            end: FloatArray = loop[-1]
+            return end
         dists = [float(((p - pos) ** 2).sum(axis=1).min()) for p in left]
         loop = _loop_from(left.pop(int(np.argmin(dists))), pos)
         out.append(Piece(feature, loop))
