@@ -37,14 +37,6 @@ class GapLine:
         return float(np.hypot(*np.diff(self.points, axis=0).T).sum())
 
 
-def narrow_parts(region: Region, radius_mm: float) -> Region:
-    """The parts of ``region`` that an opening by ``radius_mm`` removes (narrower than 2 x radius)."""
-    if not region:
-        return []
-    opened = polygons.offset(polygons.offset(region, -radius_mm), radius_mm)
-    return polygons.difference(region, opened)
-
-
 def _rings(region: Region) -> list[FloatArray]:
     return [polygons.to_mm(p) for p in region if len(p) >= 3]
 

@@ -35,7 +35,7 @@ from slicing import (
 from slicing.errors import EmptyMesh
 from slicing.estimate import move_times
 from slicing.mesh_io import FloatArray, Mesh
-from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer_timed
+from slicing.planner import EXTRUDE, Moves, loop_edges, plan_layer
 from slicing.polygons import Region
 from slicing.profiles import InfillPattern, Profile
 from slicing.toolpath import IslandFill, layer_pieces
@@ -308,7 +308,7 @@ def _run_job(job: _Job) -> list[LayerResult]:
             pieces = layer_pieces(walls, fills, skirt, here[:2])
             outer = [polygons.to_mm(p) for island in walls if island.loops for p in island.loops[0]]
             edges = loop_edges(outer)
-            moves, times = plan_layer_timed(pieces, z, height, here, edges, profile, index == 0)
+            moves, times = plan_layer(pieces, z, height, here, edges, profile, index == 0)
             if index > 0:
                 planned[move_key] = (moves, times)
         else:

@@ -95,22 +95,10 @@ def plan_layer(
     wall_edges: FloatArray,
     profile: Profile,
     first_layer: bool,
-) -> Moves:
-    """Moves of one layer starting at ``start`` (3,), retracted (every layer change retracts)."""
-    return plan_layer_timed(pieces, z_mm, height_mm, start, wall_edges, profile, first_layer)[0]
-
-
-def plan_layer_timed(
-    pieces: list[Piece],
-    z_mm: float,
-    height_mm: float,
-    start: FloatArray,
-    wall_edges: FloatArray,
-    profile: Profile,
-    first_layer: bool,
 ) -> tuple[Moves, FloatArray]:
-    """`plan_layer` and its moves' `Moves.times_s` from ``start``: the minimum layer time check needs
-    those times, so they are computed once (again only when it slows the layer down)."""
+    """Moves of one layer starting at ``start`` (3,), retracted (every layer change retracts), and their
+    `Moves.times_s`: the minimum layer time check needs those times, so they are computed once (again only
+    when it slows the layer down)."""
     p = profile.print
     width = profile.line_width_mm
     e_per_mm = width * height_mm / profile.filament_area_mm2

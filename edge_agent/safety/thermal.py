@@ -162,7 +162,8 @@ class HeaterMonitor:
     chamber_rules: ThermalRules = field(default_factory=ThermalRules.for_chamber)
     rules: Mapping[str, ThermalRules] = field(default_factory=dict)
     _states: dict[str, _HeaterState] = field(default_factory=dict, init=False, repr=False)
-    _rejected: int = field(default=0, init=False, repr=False)
+    rejected: int = field(default=0, init=False, repr=False)
+    """Samples dropped as line noise (implausible, and not confirmed by the next sample)."""
     last_rejected: str = field(default="", init=False, repr=False)
     """The last sample dropped as noise, for a person: ``tool0 310.0 °C between 210.1 and 210.3 °C``."""
 
@@ -186,11 +187,6 @@ class HeaterMonitor:
             self._states.clear()
         else:
             self._states.pop(heater, None)
-
-    @property
-    def rejected(self) -> int:
-        """Samples dropped as line noise (implausible, and not confirmed by the next sample)."""
-        return self._rejected
 
     def observe(
         self, now_s: float, heater: str, actual_c: float, target_c: float, power: float | None = None
@@ -218,7 +214,7 @@ class HeaterMonitor:
                 f"{heater} {held[1]:.1f} °C between {state.last_c:.1f} and {actual_c:.1f} °C"
                 f" ({now_s - state.last_s:.2f} s apart)"
             )
-            self._rejected += 1
+            self.rejected += 1
         elif not plausible:
             state.held = (now_s, actual_c, target_c)
             return None
